@@ -41,6 +41,11 @@ export interface TransactionalSink {
    * and only then reads and returns the committed state.
    */
   open(identity: PipelineIdentity): Promise<CommittedState>;
+  /**
+   * Reads the committed state of `identity` without fencing anyone (for `tidemark watermarks
+   * show`). Legal in any state; does not change the state. May see a commit still pending.
+   */
+  readCommitted(identity: PipelineIdentity): Promise<CommittedState>;
   begin(): Promise<void>;
   /** Writes records inside the open transaction (may buffer; commit flushes). */
   write(records: readonly SinkRecord[]): Promise<void>;
