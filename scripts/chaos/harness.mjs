@@ -1,0 +1,182 @@
+// Building blocks of the chaos scenarios: a seeded random source, child pipeline processes that
+// can be SIGKILLed, and a read_committed verifier.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+export const brokers = (process.env.TIDEMARK_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const CHILD = fileURLToPath(new URL('./pipeline-child.mjs', import.meta.url));
+
+export const kafka = new Kafka({ clientId: 'tidemark-chaos', brokers, logLevel: logLevel.NOTHING });
+
+/** Mulberry32: a small seeded PRNG so a failing run can be repeated with --seed. */
+export function random(seed) {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  next.between = (low, high) => low + Math.floor(next() * (high - low + 1));
+  return next;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function uniqueName(prefix) {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function createTopic(topic, numPartitions = 1) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A pipeline child process. `exited` resolves with the exit code (or signal name). */
+export class PipelineProcess {
+  constructor(spec, log) {
+    this.spec = spec;
+    this.log = log;
+    this.stderrTail = [];
+    this.child = spawn(process.execPath, [CHILD], {
+      env: { ...process.env, TIDEMARK_CHAOS_SPEC: JSON.stringify(spec) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (chunk) => {
+      for (const line of chunk.split('\n')) {
+        if (!line) continue;
+        this.stderrTail.push(line);
+        if (this.stderrTail.length > 30) this.stderrTail.shift();
+        if (process.env.TIDEMARK_CHAOS_VERBOSE === '1') log(`child ${this.child.pid}: ${line}`);
+      }
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => resolve(code ?? signal));
+    });
+    this.alive = true;
+    this.exited.then(() => {
+      this.alive = false;
+    });
+  }
+
+  kill(signal = 'SIGKILL') {
+    if (this.alive) this.child.kill(signal);
+    return this.exited;
+  }
+
+  /** Graceful stop: SIGTERM, then SIGKILL after `timeoutMs`. */
+  async stop(timeoutMs = 30_000) {
+    if (!this.alive) return this.exited;
+    this.child.kill('SIGTERM');
+    const outcome = await Promise.race([this.exited, sleep(timeoutMs).then(() => 'timeout')]);
+    if (outcome === 'timeout') {
+      this.log(`child ${this.child.pid} did not stop in ${timeoutMs} ms; killing`);
+      return this.kill();
+    }
+    return outcome;
+  }
+}
+
+/**
+ * Reads the sink topic from the beginning with isolation read_committed, parsing each value
+ * as JSON `{ id, stream, seq }`. Keeps consuming in the background; `seen()` gives progress.
+ */
+export class CommittedReader {
+  constructor(topic) {
+    this.topic = topic;
+    this.records = [];
+    this.consumer = kafka.consumer({
+      groupId: uniqueName('tidemark-chaos-verify'),
+      readUncommitted: false,
+      maxWaitTimeInMs: 200,
+    });
+  }
+
+  async start() {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          this.records.push(JSON.parse(message.value.toString('utf8')));
+        }
+      },
+    });
+  }
+
+  /** Waits until at least `count` distinct ids were read, then `settleMs` more (to catch late duplicates). */
+  async waitFor(count, { timeoutMs = 120_000, settleMs = 2_000, progress } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    let lastReport = 0;
+    while (Date.now() < deadline) {
+      const distinct = new Set(this.records.map((record) => record.id)).size;
+      if (distinct >= count) break;
+      if (progress && Date.now() - lastReport > 5_000) {
+        lastReport = Date.now();
+        progress(`verifier: ${distinct}/${count} distinct records committed`);
+      }
+      await sleep(250);
+    }
+    await sleep(settleMs);
+  }
+
+  async stop() {
+    await this.consumer.disconnect();
+  }
+}
+
+/**
+ * Compares what the sink committed with what the source held. `expected` is a list of
+ * `{ id, stream, seq }`; order is checked per stream (ascending seq).
+ */
+export function verify(expected, committed) {
+  const counts = new Map();
+  for (const record of committed) counts.set(record.id, (counts.get(record.id) ?? 0) + 1);
+  let duplicates = 0;
+  for (const count of counts.values()) if (count > 1) duplicates += count - 1;
+  const expectedIds = new Set(expected.map((record) => record.id));
+  let lost = 0;
+  for (const id of expectedIds) if (!counts.has(id)) lost += 1;
+  let unexpected = 0;
+  for (const id of counts.keys()) if (!expectedIds.has(id)) unexpected += 1;
+  const lastSeq = new Map();
+  let disorder = 0;
+  const firstSeen = new Set();
+  for (const record of committed) {
+    if (firstSeen.has(record.id)) continue;
+    firstSeen.add(record.id);
+    const previous = lastSeq.get(record.stream);
+    if (previous !== undefined && record.seq <= previous) disorder += 1;
+    lastSeq.set(record.stream, record.seq);
+  }
+  return { records: expectedIds.size, duplicates: duplicates + unexpected, lost, disorder };
+}
+
+/**
+ * Kills the pipeline `kills` times at random moments (SIGKILL), restarting it each time.
+ * `spawnPipeline()` starts a new instance. Returns the instance left running.
+ */
+export async function killLoop({ kills, rng, spawnPipeline, log, minMs = 400, maxMs = 2_500, onKill }) {
+  let current = spawnPipeline();
+  for (let kill = 1; kill <= kills; kill += 1) {
+    await sleep(rng.between(minMs, maxMs));
+    if (!current.alive) {
+      const code = await current.exited;
+      throw new Error(`pipeline exited by itself with ${code} before kill ${kill}:\n${current.stderrTail.join('\n')}`);
+    }
+    await current.kill('SIGKILL');
+    if (onKill) await onKill(kill);
+    if (kill % 10 === 0 || kill === kills) log(`kill ${kill}/${kills}`);
+    current = spawnPipeline();
+  }
+  return current;
+}

@@ -1,0 +1,328 @@
+// The chaos scenarios. Each returns { kills, records, duplicates, lost, disorder, notes? }.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bounceBroker } from './broker.mjs';
+import {
+  brokers,
+  CommittedReader,
+  createTopic,
+  kafka,
+  killLoop,
+  PipelineProcess,
+  random,
+  sleep,
+  uniqueName,
+  verify,
+} from './harness.mjs';
+
+const COMMIT = { maxWallMs: 300, maxRecords: 2_000 };
+
+function sinkSpec(topic) {
+  return { package: '@tidemark/sink-kafka', options: { brokers, topic, clientId: 'tidemark-chaos' } };
+}
+
+/** Appends JSON lines to a few files, rotating (rename), truncating and deleting as it goes. */
+class FileFeeder {
+  constructor(directory, rng, reader) {
+    this.directory = directory;
+    this.rng = rng;
+    this.reader = reader;
+    this.expected = [];
+    this.streams = ['a', 'b', 'c'].map((name) => ({ name, gen: 0, seq: 0, rotations: 0, ids: [], partial: '' }));
+    this.rotated = [];
+    this.stats = { rotations: 0, truncations: 0, deletions: 0 };
+    this.running = false;
+  }
+
+  file(stream) {
+    return path.join(this.directory, `${stream.name}.log`);
+  }
+
+  committedIds() {
+    return new Set(this.reader.records.map((record) => record.id));
+  }
+
+  writeLines(stream, count) {
+    let text = stream.partial;
+    stream.partial = '';
+    for (let index = 0; index < count; index += 1) {
+      stream.seq += 1;
+      const record = { id: `${stream.name}-${stream.seq}`, stream: `${stream.name}/${stream.gen}`, seq: stream.seq };
+      this.expected.push(record);
+      stream.ids.push(record.id);
+      text += `${JSON.stringify(record)}\n`;
+    }
+    // Sometimes hold back the tail of the last line: the source must never emit a partial line.
+    if (this.rng() < 0.3 && text.length > 10) {
+      const cut = text.length - this.rng.between(1, 8);
+      stream.partial = text.slice(cut);
+      text = text.slice(0, cut);
+    }
+    fs.appendFileSync(this.file(stream), text);
+  }
+
+  /** Rename rotation: the old file keeps a name the glob matches, a new file takes its place. */
+  rotate(stream) {
+    if (stream.partial) this.flushPartial(stream);
+    stream.rotations += 1;
+    const rotatedName = path.join(this.directory, `${stream.name}.log.${String(stream.rotations).padStart(4, '0')}`);
+    fs.renameSync(this.file(stream), rotatedName);
+    this.rotated.push({ path: rotatedName, ids: stream.ids });
+    stream.ids = [];
+    stream.gen += 1;
+    fs.writeFileSync(this.file(stream), '');
+    this.stats.rotations += 1;
+  }
+
+  /** Truncation in place, only once everything in the file is committed (else it is the user losing data). */
+  truncate(stream) {
+    const committed = this.committedIds();
+    if (stream.partial || !stream.ids.every((id) => committed.has(id))) return;
+    fs.truncateSync(this.file(stream), 0);
+    stream.ids = [];
+    stream.gen += 1;
+    this.stats.truncations += 1;
+  }
+
+  /** Deletes rotated files whose lines are all committed; their inodes may be reused. */
+  deleteCommitted() {
+    const committed = this.committedIds();
+    this.rotated = this.rotated.filter((entry) => {
+      if (!entry.ids.every((id) => committed.has(id))) return true;
+      fs.rmSync(entry.path, { force: true });
+      this.stats.deletions += 1;
+      return false;
+    });
+  }
+
+  flushPartial(stream) {
+    fs.appendFileSync(this.file(stream), stream.partial);
+    stream.partial = '';
+  }
+
+  start() {
+    this.running = true;
+    for (const stream of this.streams) fs.writeFileSync(this.file(stream), '');
+    this.done = (async () => {
+      while (this.running) {
+        const stream = this.streams[this.rng.between(0, this.streams.length - 1)];
+        this.writeLines(stream, this.rng.between(1, 25));
+        const roll = this.rng();
+        if (roll < 0.02) this.rotate(stream);
+        else if (roll < 0.03) this.truncate(stream);
+        else if (roll < 0.05) this.deleteCommitted();
+        await sleep(this.rng.between(5, 40));
+      }
+      for (const stream of this.streams) if (stream.partial) this.flushPartial(stream);
+    })();
+  }
+
+  async stop() {
+    this.running = false;
+    await this.done;
+  }
+}
+
+/** Produces `{ id, stream, seq }` records into every partition of a topic. */
+class TopicFeeder {
+  constructor(topic, partitions, rng) {
+    this.topic = topic;
+    this.partitions = partitions;
+    this.rng = rng;
+    this.expected = [];
+    this.seq = new Array(partitions).fill(0);
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.running = false;
+    this.paused = null;
+  }
+
+  /** Waits for the send under way, then holds feeding until `resume()`. */
+  async pause() {
+    let release;
+    const gate = new Promise((resolve) => {
+      release = resolve;
+    });
+    const parked = new Promise((resolve) => {
+      this.paused = { gate, release, parked: resolve };
+    });
+    await parked;
+  }
+
+  resume() {
+    const paused = this.paused;
+    this.paused = null;
+    paused?.release();
+  }
+
+  async start() {
+    await this.producer.connect();
+    this.running = true;
+    this.done = (async () => {
+      while (this.running) {
+        if (this.paused) {
+          this.paused.parked();
+          await this.paused.gate;
+          continue;
+        }
+        const partition = this.rng.between(0, this.partitions - 1);
+        const messages = [];
+        const batch = [];
+        const count = this.rng.between(1, 40);
+        for (let index = 0; index < count; index += 1) {
+          this.seq[partition] += 1;
+          const record = { id: `p${partition}-${this.seq[partition]}`, stream: `p${partition}`, seq: this.seq[partition] };
+          messages.push({ key: record.id, value: JSON.stringify(record), partition });
+          batch.push(record);
+        }
+        await this.producer.send({ topic: this.topic, messages });
+        for (const record of batch) this.expected.push(record);
+        await sleep(this.rng.between(5, 40));
+      }
+    })();
+  }
+
+  async stop() {
+    this.running = false;
+    await this.done;
+    await this.producer.disconnect();
+  }
+}
+
+/** Runs a scenario's common tail: stop feeding, let the pipeline catch up, stop it, verify. */
+async function finish({ feeder, reader, current, log, kills, notes }) {
+  await feeder.stop();
+  log(`feeding stopped: ${feeder.expected.length} source records; waiting for the pipeline to commit them`);
+  await reader.waitFor(new Set(feeder.expected.map((record) => record.id)).size, { progress: log });
+  const code = await current.stop();
+  if (code !== 0) log(`last pipeline exited with ${code}: ${current.stderrTail.slice(-5).join(' | ')}`);
+  await reader.waitFor(0, { settleMs: 1_500 });
+  await reader.stop();
+  return { kills, ...verify(feeder.expected, reader.records), notes };
+}
+
+async function fileKafka({ kills, seed, log }) {
+  const rng = random(seed);
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-chaos-file-'));
+  const sinkTopic = uniqueName('chaos-file-out');
+  await createTopic(sinkTopic, 1);
+  const reader = new CommittedReader(sinkTopic);
+  await reader.start();
+  const feeder = new FileFeeder(directory, rng, reader);
+  feeder.start();
+  const pipelineId = uniqueName('chaos-file');
+  const spec = {
+    pipelineId,
+    sources: [
+      {
+        name: 'logs',
+        package: '@tidemark/source-file',
+        options: { directory, glob: '*.log*', order: 'mtime', format: 'jsonl', watch: true, pollIntervalMs: 100 },
+      },
+    ],
+    sink: sinkSpec(sinkTopic),
+    commit: COMMIT,
+  };
+  const current = await killLoop({ kills, rng, log, spawnPipeline: () => new PipelineProcess(spec, log) });
+  const { rotations, truncations, deletions } = feeder.stats;
+  const result = await finish({
+    feeder,
+    reader,
+    current,
+    log,
+    kills,
+    notes: `rotations=${rotations} truncations=${truncations} deletions=${deletions}`,
+  });
+  fs.rmSync(directory, { recursive: true, force: true });
+  return result;
+}
+
+async function kafkaPipelineSetup(prefix, seed) {
+  const rng = random(seed);
+  const inputTopic = uniqueName(`${prefix}-in`);
+  const sinkTopic = uniqueName(`${prefix}-out`);
+  await createTopic(inputTopic, 3);
+  await createTopic(sinkTopic, 1);
+  const reader = new CommittedReader(sinkTopic);
+  await reader.start();
+  const feeder = new TopicFeeder(inputTopic, 3, rng);
+  await feeder.start();
+  const spec = {
+    pipelineId: uniqueName(prefix),
+    sources: [{ name: 'input', package: '@tidemark/source-kafka', options: { brokers, topics: [inputTopic], start: 'earliest' } }],
+    sink: sinkSpec(sinkTopic),
+    commit: COMMIT,
+  };
+  return { rng, reader, feeder, spec };
+}
+
+async function kafkaKafka({ kills, seed, log }) {
+  const { rng, reader, feeder, spec } = await kafkaPipelineSetup('chaos-kk', seed);
+  const current = await killLoop({ kills, rng, log, spawnPipeline: () => new PipelineProcess(spec, log) });
+  return finish({ feeder, reader, current, log, kills });
+}
+
+/**
+ * A second instance with the same pipeline id starts while the first still runs: the first
+ * must be fenced (exit code 3) and nothing may be duplicated. Every few rounds the survivor is
+ * also SIGKILLed. `kills` counts instance replacements (fencings) plus SIGKILLs.
+ */
+async function zombie({ kills, seed, log }) {
+  const { rng, reader, feeder, spec } = await kafkaPipelineSetup('chaos-zombie', seed);
+  let current = new PipelineProcess(spec, log);
+  let fenced = 0;
+  let killed = 0;
+  for (let round = 1; round <= kills; round += 1) {
+    await sleep(rng.between(800, 2_500));
+    if (round % 3 === 0) {
+      await current.kill('SIGKILL');
+      killed += 1;
+      current = new PipelineProcess(spec, log);
+      continue;
+    }
+    const newer = new PipelineProcess(spec, log);
+    const outcome = await Promise.race([current.exited, sleep(20_000).then(() => 'still running')]);
+    if (outcome === 3) fenced += 1;
+    else {
+      await current.kill('SIGKILL');
+      await newer.kill('SIGKILL');
+      throw new Error(`the older instance was not fenced (outcome: ${outcome}):\n${current.stderrTail.join('\n')}`);
+    }
+    current = newer;
+  }
+  return finish({ feeder, reader, current, log, kills, notes: `fenced=${fenced} sigkills=${killed}` });
+}
+
+/**
+ * The Kafka broker itself is SIGKILLed and restarted while the pipeline runs; the pipeline is
+ * SIGKILLed too, between bounces. The feeder pauses during the outage so that what the source
+ * holds is known exactly.
+ */
+async function brokerBounce({ kills, seed, log }) {
+  const { rng, reader, feeder, spec } = await kafkaPipelineSetup('chaos-bounce', seed);
+  let bounces = 0;
+  let current = new PipelineProcess(spec, log);
+  for (let kill = 1; kill <= kills; kill += 1) {
+    await sleep(rng.between(500, 2_000));
+    if (kill % 2 === 1) {
+      await feeder.pause();
+      await bounceBroker(log, rng.between(200, 2_000));
+      feeder.resume();
+      bounces += 1;
+      await sleep(rng.between(500, 3_000));
+    }
+    if (!current.alive) {
+      throw new Error(`pipeline exited by itself with ${await current.exited}:\n${current.stderrTail.join('\n')}`);
+    }
+    await current.kill('SIGKILL');
+    current = new PipelineProcess(spec, log);
+  }
+  return finish({ feeder, reader, current, log, kills, notes: `broker_bounces=${bounces}` });
+}
+
+export const SCENARIOS = {
+  'file-kafka': fileKafka,
+  'kafka-kafka': kafkaKafka,
+  zombie,
+  'broker-bounce': brokerBounce,
+};

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Prints every committed record of a topic (isolation read_committed), then exits.
+import { Kafka, logLevel } from 'kafkajs';
+
+const topic = process.argv[2];
+if (!topic) {
+  console.error('usage: show-topic.mjs <topic>');
+  process.exit(2);
+}
+const brokers = (process.env.TIDEMARK_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const kafka = new Kafka({ clientId: 'tidemark-quickstart', brokers, logLevel: logLevel.NOTHING });
+
+const admin = kafka.admin();
+await admin.connect();
+const ends = await admin.fetchTopicOffsets(topic);
+await admin.disconnect();
+const remaining = new Map(ends.filter((end) => Number(end.high) > Number(end.low)).map((end) => [end.partition, BigInt(end.high)]));
+
+const consumer = kafka.consumer({ groupId: `tidemark-show-${process.pid}-${Date.now()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+await consumer.connect();
+await consumer.subscribe({ topic, fromBeginning: true });
+let count = 0;
+const done = new Promise((resolve) => {
+  if (remaining.size === 0) resolve();
+  consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      for (const message of batch.messages) {
+        count += 1;
+        const headers = Object.entries(message.headers ?? {})
+          .filter(([name]) => name.startsWith('tidemark.file.'))
+          .map(([name, value]) => `${name.slice('tidemark.'.length)}=${value}`)
+          .join(' ');
+        console.log(`  ${topic}/${batch.partition}@${message.offset}  ${message.value?.toString('utf8')}  [${headers}]`);
+      }
+      // The last offset before the end may be a transaction marker: stop once the batch reaches it.
+      if (BigInt(batch.highWatermark) - 1n <= BigInt(batch.lastOffset()) + 1n) remaining.delete(batch.partition);
+      if (remaining.size === 0) resolve();
+    },
+  });
+});
+const timeout = setTimeout(() => remaining.clear(), 15_000);
+await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+clearTimeout(timeout);
+await consumer.disconnect();
+console.log(`  ${count} committed record(s) in ${topic}`);
