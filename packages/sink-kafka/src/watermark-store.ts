@@ -1,0 +1,157 @@
+import {
+  type CommittedState,
+  EMPTY_COMMITTED_STATE,
+  type JsonValue,
+  type Logger,
+  type PipelineIdentity,
+  type PipelineWatermarks,
+  silentLogger,
+  type Watermark,
+} from '@tidemark/sdk';
+import {
+  type KafkaSinkConfig,
+  type KafkaSinkConfigInput,
+  parseKafkaSinkConfig,
+  resolveWatermarkGroup,
+} from './config.js';
+import {
+  createKafkajsClient,
+  type KafkaAdmin,
+  type KafkaClientFactory,
+  type OffsetEntry,
+} from './kafka-client.js';
+import {
+  assembleChunks,
+  decodeHeader,
+  encodeWatermark,
+  fromDocument,
+  invalid,
+  type StoredWatermark,
+  toDocument,
+} from './watermark-codec.js';
+
+/** Partition of the sink topic whose offset commit entry holds the watermark header. */
+export const HEADER_PARTITION = 0;
+
+/**
+ * Reads what the watermark group of `identity` holds. Returns null when the group has never
+ * committed. Throws WATERMARK_INVALID (naming the group) for corrupt or foreign metadata, or
+ * when the group holds another pipeline's watermark.
+ */
+export async function readStoredWatermark(
+  admin: KafkaAdmin,
+  config: KafkaSinkConfig,
+  identity: PipelineIdentity,
+): Promise<StoredWatermark | null> {
+  const group = resolveWatermarkGroup(config, identity);
+  if ((await admin.partitionCount(config.topic)) === null) return null;
+  const entries = await admin.fetchOffsets(group, config.topic);
+  const headerEntry = entries.find((entry) => entry.partition === HEADER_PARTITION);
+  if (!headerEntry || headerEntry.offset < 0) return null;
+  if (headerEntry.metadata === null || headerEntry.metadata === '') {
+    throw invalid(
+      group,
+      `partition ${HEADER_PARTITION} of '${config.topic}' has an offset but no watermark metadata`,
+    );
+  }
+  const header = decodeHeader(headerEntry.metadata, group);
+  let document: string;
+  if (header.kind === 'inline') {
+    document = header.document;
+  } else {
+    const chunkEntries = await admin.fetchOffsets(group, header.topic);
+    const byPartition = new Map(chunkEntries.map((entry) => [entry.partition, entry] as const));
+    document = assembleChunks(header, byPartition, headerEntry.offset, group);
+  }
+  const stored = fromDocument(document, group);
+  if (stored.sequence !== headerEntry.offset) {
+    throw invalid(
+      group,
+      `the header offset ${headerEntry.offset} disagrees with the stored sequence ${stored.sequence}`,
+    );
+  }
+  if (stored.identity.pipelineId !== identity.pipelineId || stored.identity.taskId !== identity.taskId) {
+    throw invalid(
+      group,
+      `it holds the watermark of pipeline '${describeIdentity(stored.identity)}', not '${describeIdentity(identity)}'`,
+      undefined,
+      'Give each pipeline its own watermarkGroup (keep {pipeline} in it, as the default does).',
+    );
+  }
+  return stored;
+}
+
+/**
+ * Builds the offset commit entries for one commit: the header on partition 0 of the sink topic,
+ * and chunk entries on the watermark topic when needed. Every entry's offset is `stored.sequence`.
+ */
+export function watermarkEntries(config: KafkaSinkConfig, stored: StoredWatermark): OffsetEntry[] {
+  const encoded = encodeWatermark(toDocument(stored), config.offsetMetadataMaxBytes, config.watermarkTopic);
+  const entries: OffsetEntry[] = [
+    { topic: config.topic, partition: HEADER_PARTITION, offset: stored.sequence, metadata: encoded.header },
+  ];
+  encoded.chunks.forEach((metadata, partition) => {
+    entries.push({ topic: config.watermarkTopic, partition, offset: stored.sequence, metadata });
+  });
+  return entries;
+}
+
+function describeIdentity(identity: PipelineIdentity): string {
+  return identity.taskId === undefined ? identity.pipelineId : `${identity.pipelineId}/${identity.taskId}`;
+}
+
+/** Options of the read-back functions. */
+export interface ReadWatermarksOptions {
+  readonly logger?: Logger;
+  /** Replaces the kafkajs client (tests, another client library). */
+  readonly clientFactory?: KafkaClientFactory;
+}
+
+/**
+ * Reads the committed state of `identity` without fencing anyone: the watermark of every
+ * source, the rowtime of the last committed row and the commit time (like SQLstream's
+ * `watermark_offsets` and `watermark_timestamp`). A commit still pending may not be seen.
+ * Throws CONFIG_INVALID (a ConfigError) for a bad config, CONNECTION_FAILED, or WATERMARK_INVALID.
+ */
+export async function readWatermarks(
+  config: KafkaSinkConfigInput,
+  identity: PipelineIdentity,
+  options: ReadWatermarksOptions = {},
+): Promise<CommittedState> {
+  const parsed = parseKafkaSinkConfig(config);
+  const factory = options.clientFactory ?? createKafkajsClient;
+  const admin = factory(parsed, options.logger ?? silentLogger).createAdmin();
+  try {
+    await admin.connect();
+    const stored = await readStoredWatermark(admin, parsed, identity);
+    return stored?.state ?? EMPTY_COMMITTED_STATE;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The committed watermark of source `sourceName` (unit → position), or null when it never committed. */
+export async function readWatermarkOffsets(
+  config: KafkaSinkConfigInput,
+  identity: PipelineIdentity,
+  sourceName: string,
+  options: ReadWatermarksOptions = {},
+): Promise<Watermark | null> {
+  return watermarkOf((await readWatermarks(config, identity, options)).watermarks, sourceName);
+}
+
+/** The rowtime (epoch ms) of the last committed row, or null when nothing committed yet. */
+export async function readWatermarkTimestamp(
+  config: KafkaSinkConfigInput,
+  identity: PipelineIdentity,
+  options: ReadWatermarksOptions = {},
+): Promise<number | null> {
+  return (await readWatermarks(config, identity, options)).rowtime;
+}
+
+/** The watermark of one source out of pipeline watermarks, or null. */
+export function watermarkOf(watermarks: PipelineWatermarks, sourceName: string): Watermark | null {
+  return Object.hasOwn(watermarks, sourceName)
+    ? (watermarks[sourceName] as Readonly<Record<string, JsonValue>>)
+    : null;
+}
