@@ -31,7 +31,10 @@ export function resolveCommitPolicy(partial: Partial<CommitPolicy> = {}): Commit
   const policy = { ...DEFAULT_COMMIT_POLICY, ...stripUndefined(partial) };
   for (const key of ['maxRecords', 'maxBytes', 'maxWallMs', 'idleRecommitMs'] as const) {
     if (!(policy[key] > 0)) {
-      throw new TidemarkError('CONFIG_INVALID', `commit.${key} must be a positive number, got ${policy[key]}`);
+      throw new TidemarkError(
+        'CONFIG_INVALID',
+        `commit.${key} must be a positive number, got ${policy[key]}`,
+      );
     }
   }
   if (policy.rowtimeSpanMs !== null && !(policy.rowtimeSpanMs > 0)) {
@@ -47,7 +50,10 @@ export function rowtimeSpanOf(rowtime: number, spanMs: number): number {
 
 /** Retries after failures: exponential backoff with jitter, bounded by a budget. */
 export interface RetryPolicy {
-  /** Consecutive failed attempts (without a commit in between) before the pipeline stops. */
+  /**
+   * Consecutive failures (without a successful cycle, i.e. a commit or an idle poll, in
+   * between) the pipeline retries; the next one stops it with RETRIES_EXHAUSTED.
+   */
   readonly maxConsecutiveFailures: number;
   readonly initialBackoffMs: number;
   readonly maxBackoffMs: number;

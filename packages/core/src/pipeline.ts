@@ -6,14 +6,21 @@ import {
   resolveCommitPolicy,
   rowtimeSpanOf,
 } from './commit-policy.js';
-import { CommitUncertainError, PoisonRecordError, TidemarkError, toTidemarkError } from './errors.js';
+import {
+  type BackOffError,
+  CommitUncertainError,
+  PoisonRecordError,
+  TidemarkError,
+  toTidemarkError,
+} from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import { recordBytes, type SinkRecord, type TidemarkRecord } from './record.js';
 import type { TransactionalSink } from './sink.js';
-import type { Source } from './source.js';
+import type { ReadOptions, Source, SourceBatch } from './source.js';
 import {
   advanceWatermark,
   type CommittedState,
+  EMPTY_COMMITTED_STATE,
   mergeWatermarks,
   type PipelineWatermarks,
   type Watermark,
@@ -25,12 +32,18 @@ export type PoisonPolicy = 'fail' | 'skip' | 'dead-letter';
 
 /**
  * A record transform: returns the record (possibly changed), several records, or null/[] to
- * drop it. Throwing marks the record as poison. It may be async. It must be deterministic
- * for exactly-once: a replayed record must produce the same output.
+ * drop it. It may be async. It must be deterministic for exactly-once: a replayed record must
+ * produce the same output. Throwing marks the record as poison, except a retriable
+ * TidemarkError (a lookup service unreachable, say): that aborts the transaction and the
+ * runtime rewinds and retries like any other retriable failure.
  */
 export type Transform = (
   record: TidemarkRecord,
-) => TidemarkRecord | readonly TidemarkRecord[] | null | Promise<TidemarkRecord | readonly TidemarkRecord[] | null>;
+) =>
+  | TidemarkRecord
+  | readonly TidemarkRecord[]
+  | null
+  | Promise<TidemarkRecord | readonly TidemarkRecord[] | null>;
 
 export interface BatchLimits {
   /** Records read from a source per read call. */
@@ -84,7 +97,14 @@ export interface PipelineOptions {
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-export type PipelineState = 'created' | 'opening' | 'running' | 'recovering' | 'stopping' | 'stopped' | 'failed';
+export type PipelineState =
+  | 'created'
+  | 'opening'
+  | 'running'
+  | 'recovering'
+  | 'stopping'
+  | 'stopped'
+  | 'failed';
 
 export interface PipelineStatus {
   readonly id: string;
@@ -109,6 +129,21 @@ interface PendingRecord {
   readonly sourceIndex: number;
   readonly record: TidemarkRecord;
 }
+
+/** Records read from one source (or carried over a rowtime span break) and not yet consumed. */
+interface PendingBatch {
+  readonly records: readonly PendingRecord[];
+  readonly advance: { readonly sourceIndex: number; readonly watermark: Watermark } | undefined;
+}
+
+/**
+ * What the sink is doing, as far as the runtime knows: decides abort versus recover after a
+ * failure. `committing` means a commit was sent: whatever happened, it is never aborted.
+ */
+type SinkPhase = 'idle' | 'transaction' | 'committing';
+
+const NOTHING_PENDING: PendingBatch = Object.freeze({ records: [], advance: undefined });
+const EMPTY_BATCH: SourceBatch = Object.freeze({ records: [] });
 
 interface OpenTransaction {
   readonly startedAt: number;
@@ -135,11 +170,13 @@ const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
  * The exactly-once loop: read → transform → write → commit → acknowledge.
  *
  * Protocol: the sink is opened first (fencing older instances) and returns the committed
- * watermarks; every source opens at its committed watermark. Records are written inside a
- * transaction; the commit stores every source's watermark atomically with the data. After a
- * commit the sources are acknowledged. On any failure the open transaction is aborted (never
- * after an uncertain commit: then the sink is recovered and the committed state re-read), every
- * source is rewound to the committed watermark, and the loop replays after a backoff.
+ * watermarks; every source opens at its committed watermark (null when it never committed).
+ * Records are written inside a transaction; the commit stores every source's watermark
+ * atomically with the data; then every source whose committed watermark moved is acknowledged.
+ * On a failure the open transaction is aborted, except after a commit was sent: its outcome
+ * may be unknown, so the sink is recovered instead and the committed state re-read. Then the
+ * sources not yet acknowledged up to the committed watermark are acknowledged, every source is
+ * rewound to it, and the loop replays after a backoff.
  */
 export class Pipeline {
   readonly id: string;
@@ -155,11 +192,14 @@ export class Pipeline {
   readonly #stopController = new AbortController();
 
   #state: PipelineState = 'created';
-  #committed: CommittedState = { watermarks: {}, rowtime: null, committedAt: null };
-  #carry: PendingRecord[] = [];
+  #committed: CommittedState = EMPTY_COMMITTED_STATE;
+  /** Per source name: the last watermark the source was told is committed. */
+  #acknowledged: Record<string, Watermark> = {};
+  #carry: PendingBatch = NOTHING_PENDING;
   #ended: boolean[];
   #nextSource = 0;
   #transaction: OpenTransaction | null = null;
+  #sinkPhase: SinkPhase = 'idle';
   #lastActivityAt = 0;
   #recordsIn = 0;
   #recordsOut = 0;
@@ -171,14 +211,27 @@ export class Pipeline {
     const names = new Set<string>();
     for (const source of options.sources) {
       if (names.has(source.name)) {
-        throw new TidemarkError('CONFIG_INVALID', `pipeline ${options.id}: two sources are named '${source.name}'`, {
-          fix: 'Give every source of a pipeline its own name: it keys the source watermark.',
-        });
+        throw new TidemarkError(
+          'CONFIG_INVALID',
+          `pipeline ${options.id}: two sources are named '${source.name}'`,
+          {
+            fix: 'Give every source of a pipeline its own name: it keys the source watermark.',
+          },
+        );
       }
       names.add(source.name);
     }
     if (options.sources.length === 0) {
       throw new TidemarkError('CONFIG_INVALID', `pipeline ${options.id} has no source`);
+    }
+    if (options.poison === 'dead-letter' && !options.sink.capabilities.deadLetter) {
+      throw new TidemarkError(
+        'CONFIG_INVALID',
+        `pipeline ${options.id}: the sink has no dead-letter output`,
+        {
+          fix: "Configure a dead-letter output on the sink, or set the poison policy to 'fail' or 'skip'.",
+        },
+      );
     }
     this.id = options.id;
     this.#options = options;
@@ -209,8 +262,9 @@ export class Pipeline {
   }
 
   /**
-   * Asks the loop to stop: the open transaction is committed (finished) and `run` resolves.
-   * Safe to call at any time, more than once.
+   * Asks the loop to stop: a read in progress returns, the open transaction is committed, and
+   * `run` resolves. Safe to call at any time, more than once. A stop during a retry backoff
+   * ends the run without replaying: nothing past the committed watermark is kept.
    */
   stop(): void {
     if (this.#state !== 'stopped' && this.#state !== 'failed') this.#state = 'stopping';
@@ -220,34 +274,36 @@ export class Pipeline {
   /**
    * Runs until `stop()`, until bounded sources end, or until a non-retriable failure (thrown
    * as a TidemarkError after the open transaction was aborted and everything closed).
+   * Retriable failures are retried with backoff; after `retry.maxConsecutiveFailures` of them
+   * without a successful cycle in between, it throws RETRIES_EXHAUSTED with the last as cause.
    */
   async run(): Promise<PipelineResult> {
-    const { sink, sources } = this.#options;
+    const { sink } = this.#options;
     const signal = this.#stopController.signal;
     let failures = 0;
     let needsOpen = true;
     let needsRecover = false;
     let needsRewind = false;
     let reason: PipelineResult['reason'] = 'stopped';
-    if (this.#state === 'created') this.#state = 'opening';
+    this.#setState('opening');
     try {
       while (!signal.aborted) {
         try {
           if (needsOpen) {
             await this.#open();
             needsOpen = false;
-            this.#state = 'running';
           }
           if (needsRecover) {
             this.#committed = await sink.recover();
+            this.#sinkPhase = 'idle';
             needsRecover = false;
             needsRewind = true;
           }
           if (needsRewind) {
             await this.#rewind();
             needsRewind = false;
-            this.#state = 'running';
           }
+          this.#setState('running');
           const outcome = await this.#cycle(signal);
           failures = 0;
           if (outcome === 'ended') {
@@ -257,25 +313,22 @@ export class Pipeline {
         } catch (thrown) {
           const error = toTidemarkError(thrown);
           this.#lastError = error.message;
-          if (error.code === 'COMMIT_UNCERTAIN') {
-            needsRecover = true;
-          } else if (this.#transaction) {
-            needsRecover = !(await this.#abortQuietly(error.message));
-          }
           this.#transaction = null;
+          if (!needsOpen && (await this.#settleSink(error))) needsRecover = true;
           if (!error.retriable) throw error;
           failures += 1;
           if (failures > this.#retry.maxConsecutiveFailures) {
             throw new TidemarkError(
               'RETRIES_EXHAUSTED',
               `pipeline ${this.id} failed ${failures} times in a row; last error: ${error.message}`,
-              { cause: error, fix: error.fix ?? 'See the cause; the pipeline resumes from its committed watermark.' },
+              {
+                cause: error,
+                fix: error.fix ?? 'See the cause; the pipeline resumes from its committed watermark.',
+              },
             );
           }
-          if (!needsOpen) {
-            needsRewind = true;
-            this.#state = 'recovering';
-          }
+          if (!needsOpen) needsRewind = true;
+          this.#setState('recovering');
           this.#rewinds += 1;
           const wait = backoffMs(this.#retry, failures);
           this.#observer.onRewind?.({ error, failures, backoffMs: wait });
@@ -286,24 +339,37 @@ export class Pipeline {
           await this.#sleep(wait, signal);
         }
       }
-      if (this.#transaction) await this.#finishOnStop();
       this.#state = 'stopped';
       return { status: this.status(), reason };
     } catch (thrown) {
       this.#state = 'failed';
       const error = toTidemarkError(thrown);
       this.#lastError = error.message;
-      this.#logger.error({ err: error.message, code: error.code }, 'pipeline stopped on a non-retriable error');
+      this.#logger.error(
+        { err: error.message, code: error.code },
+        'pipeline stopped on a non-retriable error',
+      );
       throw error;
     } finally {
       await this.#closeAll();
     }
   }
 
+  #setState(state: PipelineState): void {
+    if (this.#state !== 'stopping') this.#state = state;
+  }
+
+  /** Opens the sink, then every source at its committed watermark; on failure closes all of them. */
   async #open(): Promise<void> {
     const { sink, sources, id, taskId } = this.#options;
+    this.#transaction = null;
+    this.#carry = NOTHING_PENDING;
+    this.#ended = sources.map(() => false);
+    this.#sinkPhase = 'idle';
     try {
-      this.#committed = await sink.open(taskId === undefined ? { pipelineId: id } : { pipelineId: id, taskId });
+      this.#committed = await sink.open(
+        taskId === undefined ? { pipelineId: id } : { pipelineId: id, taskId },
+      );
       for (const source of sources) {
         await source.open(this.#committed.watermarks[source.name] ?? null);
       }
@@ -312,6 +378,7 @@ export class Pipeline {
       await this.#closeAll();
       throw error;
     }
+    this.#acknowledged = { ...this.#committed.watermarks };
     this.#lastActivityAt = this.#now();
     this.#logger.info(
       { watermarks: this.#committed.watermarks, rowtime: this.#committed.rowtime },
@@ -319,68 +386,51 @@ export class Pipeline {
     );
   }
 
+  /**
+   * Acknowledges what is committed and not yet acknowledged (a commit whose acknowledgement
+   * failed, or an uncertain commit that landed), then repositions every source at its
+   * committed watermark.
+   */
   async #rewind(): Promise<void> {
-    this.#carry = [];
-    this.#ended = this.#options.sources.map(() => false);
-    for (const source of this.#options.sources) {
+    const { sources } = this.#options;
+    this.#carry = NOTHING_PENDING;
+    this.#ended = sources.map(() => false);
+    await this.#acknowledgeCommitted();
+    for (const source of sources) {
       await source.seek(this.#committed.watermarks[source.name] ?? null);
+    }
+  }
+
+  /**
+   * Brings the sink to a known state after a failure; returns true when it must be recovered.
+   * A commit that was sent is never aborted (its outcome may be unknown): recover instead.
+   */
+  async #settleSink(error: TidemarkError): Promise<boolean> {
+    if (this.#sinkPhase === 'committing' || error.code === 'COMMIT_UNCERTAIN') return true;
+    if (this.#sinkPhase !== 'transaction') return false;
+    this.#observer.onAbort?.({ reason: error.message });
+    try {
+      await this.#options.sink.abort();
+      this.#sinkPhase = 'idle';
+      return false;
+    } catch (abortError) {
+      this.#logger.warn(
+        { err: toTidemarkError(abortError).message },
+        'abort failed; the sink will be recovered',
+      );
+      return true;
     }
   }
 
   /** One transaction: returns 'ended' when bounded sources are drained and committed. */
   async #cycle(signal: AbortSignal): Promise<'committed' | 'idle' | 'ended'> {
-    const { sources, sink } = this.#options;
     const policy = this.#policy;
+    const stopWhenEnded = this.#options.stopWhenSourcesEnd !== false;
     while (true) {
-      const pending = this.#carry.length > 0 ? this.#takeCarry() : await this.#readNext(signal);
-      let spanBreak = false;
-      if (pending.records.length > 0 || pending.advance) {
-        const outputs: SinkRecord[] = [];
-        let consumed = 0;
-        for (const item of pending.records) {
-          const { record } = item;
-          if (policy.rowtimeSpanMs !== null && this.#transaction?.span != null && this.#transaction.records > 0) {
-            if (rowtimeSpanOf(record.rowtime, policy.rowtimeSpanMs) > this.#transaction.span) {
-              spanBreak = true;
-              break;
-            }
-          }
-          const open = await this.#ensureTransaction();
-          const produced = await this.#process(item);
-          for (const output of produced) outputs.push(output);
-          const name = sources[item.sourceIndex]!.name;
-          open.watermarks[name] = advanceWatermark(open.watermarks[name] ?? {}, [record.position]);
-          open.records += 1;
-          open.bytes += recordBytes(record);
-          open.rowtime = record.rowtime;
-          if (open.span === null && policy.rowtimeSpanMs !== null) {
-            open.span = rowtimeSpanOf(record.rowtime, policy.rowtimeSpanMs);
-          }
-          consumed += 1;
-        }
-        if (spanBreak) {
-          this.#carry = pending.records.slice(consumed);
-          this.#carryAdvance = pending.advance;
-        } else if (pending.advance) {
-          const open = await this.#ensureTransaction();
-          const name = sources[pending.advance.sourceIndex]!.name;
-          open.watermarks[name] = mergeWatermarks(open.watermarks[name], pending.advance.watermark);
-        }
-        if (outputs.length > 0) {
-          await sink.write(outputs);
-          let deadLettered = 0;
-          let bytes = 0;
-          for (const output of outputs) {
-            if (output.route === 'dead-letter') deadLettered += 1;
-            bytes += recordBytes(output);
-          }
-          this.#recordsOut += outputs.length - deadLettered;
-          this.#observer.onWrite?.({ records: outputs.length - deadLettered, deadLettered, bytes });
-        }
-      }
+      const pending = this.#carry.records.length > 0 ? this.#takeCarry() : await this.#readNext(signal);
+      const spanBreak = await this.#consume(pending);
       const open = this.#transaction;
-      const now = this.#now();
-      const allEnded = this.#carry.length === 0 && this.#allEnded();
+      const allEnded = this.#carry.records.length === 0 && this.#ended.every(Boolean);
       if (open) {
         const due =
           spanBreak ||
@@ -388,59 +438,104 @@ export class Pipeline {
           allEnded ||
           open.records >= policy.maxRecords ||
           open.bytes >= policy.maxBytes ||
-          now - open.startedAt >= policy.maxWallMs;
-        if (due) {
-          await this.#commit(open);
-          if (allEnded && this.#options.stopWhenSourcesEnd !== false) return 'ended';
-          return 'committed';
-        }
-        continue;
+          this.#now() - open.startedAt >= policy.maxWallMs;
+        if (!due) continue;
+        await this.#commit(open);
+        return allEnded && stopWhenEnded ? 'ended' : 'committed';
       }
-      if (allEnded && this.#options.stopWhenSourcesEnd !== false) return 'ended';
+      if (allEnded && stopWhenEnded) return 'ended';
       if (signal.aborted) return 'idle';
-      if (now - this.#lastActivityAt >= policy.idleRecommitMs && Object.keys(this.#committed.watermarks).length > 0) {
-        // Keep the committed watermark from expiring on an idle pipeline.
-        const recommit = await this.#ensureTransaction();
-        await this.#commit(recommit);
+      const hasCommitted = Object.keys(this.#committed.watermarks).length > 0;
+      if (hasCommitted && this.#now() - this.#lastActivityAt >= policy.idleRecommitMs) {
+        // An empty transaction re-commits the unchanged watermarks so they do not expire.
+        await this.#commit(await this.#ensureTransaction());
         return 'committed';
       }
       if (allEnded) await this.#sleep(this.#batch.maxWaitMs, signal);
-      if (pending.records.length === 0 && this.#carry.length === 0) return 'idle';
+      return 'idle';
     }
   }
 
-  #carryAdvance: { sourceIndex: number; watermark: Watermark } | undefined;
-
-  #takeCarry(): { records: PendingRecord[]; advance: { sourceIndex: number; watermark: Watermark } | undefined } {
-    const records = this.#carry;
-    const advance = this.#carryAdvance;
-    this.#carry = [];
-    this.#carryAdvance = undefined;
-    return { records, advance };
+  /**
+   * Transforms and writes a pending batch in the open transaction (beginning one if needed)
+   * and folds its positions into the transaction's watermarks. A record of another rowtime span
+   * than the transaction's stops the batch: it and the rest are carried into the next
+   * transaction, and true is returned so the current one commits.
+   */
+  async #consume(pending: PendingBatch): Promise<boolean> {
+    const { sources, sink } = this.#options;
+    const spanMs = this.#policy.rowtimeSpanMs;
+    const outputs: SinkRecord[] = [];
+    let consumed = 0;
+    for (const item of pending.records) {
+      const { record } = item;
+      const span = spanMs === null ? null : rowtimeSpanOf(record.rowtime, spanMs);
+      const open = await this.#ensureTransaction();
+      if (span !== null && open.span !== null && span !== open.span) break;
+      for (const output of await this.#process(item)) outputs.push(output);
+      const name = sources[item.sourceIndex]!.name;
+      open.watermarks[name] = advanceWatermark(open.watermarks[name] ?? {}, [record.position]);
+      open.records += 1;
+      open.bytes += recordBytes(record);
+      open.rowtime = record.rowtime;
+      open.span ??= span;
+      consumed += 1;
+    }
+    const spanBreak = consumed < pending.records.length;
+    if (spanBreak) {
+      this.#carry = { records: pending.records.slice(consumed), advance: pending.advance };
+    } else if (pending.advance) {
+      const open = await this.#ensureTransaction();
+      const name = sources[pending.advance.sourceIndex]!.name;
+      open.watermarks[name] = mergeWatermarks(open.watermarks[name], pending.advance.watermark);
+    }
+    if (outputs.length > 0) {
+      await sink.write(outputs);
+      let deadLettered = 0;
+      let bytes = 0;
+      for (const output of outputs) {
+        if (output.route === 'dead-letter') deadLettered += 1;
+        bytes += recordBytes(output);
+      }
+      this.#recordsOut += outputs.length - deadLettered;
+      this.#observer.onWrite?.({ records: outputs.length - deadLettered, deadLettered, bytes });
+    }
+    return spanBreak;
   }
 
-  #allEnded(): boolean {
-    return this.#ended.every(Boolean);
+  #takeCarry(): PendingBatch {
+    const carry = this.#carry;
+    this.#carry = NOTHING_PENDING;
+    return carry;
   }
 
-  /** Reads the next batch, round-robin across sources that have not ended. */
-  async #readNext(
-    signal: AbortSignal,
-  ): Promise<{ records: PendingRecord[]; advance: { sourceIndex: number; watermark: Watermark } | undefined }> {
+  /**
+   * Reads the next batch, round-robin across sources that have not ended. A read never asks
+   * for more than the open transaction may still take under the commit policy, so a
+   * transaction holds at most `commit.maxRecords` records.
+   */
+  async #readNext(signal: AbortSignal): Promise<PendingBatch> {
     const { sources } = this.#options;
     const count = sources.length;
     for (let attempt = 0; attempt < count; attempt += 1) {
       const index = (this.#nextSource + attempt) % count;
       if (this.#ended[index]) continue;
       const source = sources[index]!;
+      const open = this.#transaction;
       const waitMs =
-        this.#transaction === null
+        open === null
           ? this.#batch.maxWaitMs
-          : Math.max(0, Math.min(this.#batch.maxWaitMs, this.#policy.maxWallMs - (this.#now() - this.#transaction.startedAt)));
-      const batch = await source.read({
+          : Math.max(
+              0,
+              Math.min(this.#batch.maxWaitMs, this.#policy.maxWallMs - (this.#now() - open.startedAt)),
+            );
+      const batch = await this.#read(source, {
         signal,
-        maxRecords: this.#batch.maxRecords,
-        maxBytes: this.#batch.maxBytes,
+        maxRecords: Math.max(
+          1,
+          Math.min(this.#batch.maxRecords, this.#policy.maxRecords - (open?.records ?? 0)),
+        ),
+        maxBytes: Math.max(1, Math.min(this.#batch.maxBytes, this.#policy.maxBytes - (open?.bytes ?? 0))),
         maxWaitMs: Math.ceil(waitMs / count),
       });
       if (batch.end) this.#ended[index] = true;
@@ -456,11 +551,29 @@ export class Pipeline {
         advance: hasAdvance ? { sourceIndex: index, watermark: batch.advance! } : undefined,
       };
     }
-    return { records: [], advance: undefined };
+    return NOTHING_PENDING;
+  }
+
+  /**
+   * One read. A BackOffError pauses for the time it asks and counts as an empty batch; so does
+   * a read that failed because the pipeline is stopping (nothing it read is kept).
+   */
+  async #read(source: Source, options: ReadOptions): Promise<SourceBatch> {
+    try {
+      return await source.read(options);
+    } catch (thrown) {
+      if (options.signal.aborted) return EMPTY_BATCH;
+      if (!TidemarkError.hasCode(thrown, 'BACK_OFF')) throw thrown;
+      const wait = (thrown as Partial<BackOffError>).backoffMs ?? this.#batch.maxWaitMs;
+      this.#logger.debug({ source: source.name, backoffMs: wait }, 'source asked to back off');
+      await this.#sleep(wait, options.signal);
+      return EMPTY_BATCH;
+    }
   }
 
   async #ensureTransaction(): Promise<OpenTransaction> {
     if (this.#transaction) return this.#transaction;
+    this.#sinkPhase = 'transaction';
     await this.#options.sink.begin();
     this.#transaction = {
       startedAt: this.#now(),
@@ -482,8 +595,14 @@ export class Pipeline {
     if (failure === undefined) {
       try {
         const result = this.#options.transform ? await this.#options.transform(record) : record;
-        produced = result === null ? [] : Array.isArray(result) ? (result as readonly TidemarkRecord[]) : [result as TidemarkRecord];
+        produced =
+          result === null
+            ? []
+            : Array.isArray(result)
+              ? (result as readonly TidemarkRecord[])
+              : [result as TidemarkRecord];
       } catch (thrown) {
+        if (TidemarkError.isInstance(thrown) && thrown.retriable) throw thrown;
         failure = thrown instanceof Error ? thrown.message : String(thrown);
       }
     }
@@ -497,7 +616,10 @@ export class Pipeline {
           details: { source: sourceName, provenance: record.provenance },
         });
       case 'skip':
-        this.#logger.warn({ source: sourceName, provenance: record.provenance, err: failure }, 'skipped poison record');
+        this.#logger.warn(
+          { source: sourceName, provenance: record.provenance, err: failure },
+          'skipped poison record',
+        );
         return [];
       case 'dead-letter':
         return [
@@ -515,19 +637,24 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Commits the open transaction with every source's watermark, then acknowledges. A commit
+   * failure that is retriable is reported as COMMIT_UNCERTAIN (the sink is recovered, never
+   * aborted); a non-retriable one (FENCED, ILLEGAL_STATE) as itself.
+   */
   async #commit(open: OpenTransaction): Promise<void> {
-    const { sink, sources } = this.#options;
     const started = this.#now();
     const rowtime = open.rowtime ?? this.#committed.rowtime;
     const watermarks: PipelineWatermarks = open.watermarks;
+    this.#sinkPhase = 'committing';
     try {
-      await sink.commit({ watermarks, rowtime });
+      await this.#options.sink.commit({ watermarks, rowtime });
     } catch (thrown) {
-      // Whatever went wrong during commit, its outcome may be unknown: never abort, recover.
-      if (TidemarkError.hasCode(thrown, 'FENCED') || TidemarkError.hasCode(thrown, 'COMMIT_UNCERTAIN')) throw thrown;
-      throw new CommitUncertainError(`commit failed: ${toTidemarkError(thrown).message}`, { cause: thrown });
+      const error = toTidemarkError(thrown);
+      if (error.code === 'COMMIT_UNCERTAIN' || !error.retriable) throw error;
+      throw new CommitUncertainError(`commit failed, outcome unknown: ${error.message}`, { cause: thrown });
     }
-    const previous = this.#committed;
+    this.#sinkPhase = 'idle';
     this.#transaction = null;
     this.#committed = { watermarks, rowtime, committedAt: this.#now() };
     this.#commits += 1;
@@ -539,46 +666,33 @@ export class Pipeline {
       watermarks,
       rowtime,
     });
-    for (const source of sources) {
-      const watermark = watermarks[source.name];
-      if (watermark && !watermarksEqual(watermark, previous.watermarks[source.name])) {
-        await source.acknowledge(watermark);
-      }
-    }
+    await this.#acknowledgeCommitted();
   }
 
-  /** Aborts the open transaction; returns false when the abort itself failed. */
-  async #abortQuietly(reason: string): Promise<boolean> {
-    this.#transaction = null;
-    this.#observer.onAbort?.({ reason });
-    try {
-      await this.#options.sink.abort();
-      return true;
-    } catch (error) {
-      this.#logger.warn({ err: toTidemarkError(error).message }, 'abort failed; the sink will be recovered');
-      return false;
-    }
-  }
-
-  async #finishOnStop(): Promise<void> {
-    const open = this.#transaction;
-    if (!open) return;
-    try {
-      await this.#commit(open);
-    } catch (thrown) {
-      const error = toTidemarkError(thrown);
-      this.#logger.warn({ err: error.message }, 'final commit failed on stop; nothing past the last commit is kept');
-      if (error.code !== 'COMMIT_UNCERTAIN') await this.#abortQuietly('stop');
-      this.#transaction = null;
+  /**
+   * Acknowledges to every source the committed watermark it has not been told yet. A failure
+   * here rewinds to the committed watermark (nothing is lost or repeated), and the
+   * acknowledgement is retried after the rewind.
+   */
+  async #acknowledgeCommitted(): Promise<void> {
+    for (const source of this.#options.sources) {
+      const watermark = this.#committed.watermarks[source.name];
+      if (watermark === undefined || watermarksEqual(watermark, this.#acknowledged[source.name])) continue;
+      await source.acknowledge(watermark);
+      this.#acknowledged[source.name] = watermark;
     }
   }
 
   async #closeAll(): Promise<void> {
+    this.#sinkPhase = 'idle';
     for (const source of this.#options.sources) {
       try {
         await source.close();
       } catch (error) {
-        this.#logger.warn({ source: source.name, err: toTidemarkError(error).message }, 'source close failed');
+        this.#logger.warn(
+          { source: source.name, err: toTidemarkError(error).message },
+          'source close failed',
+        );
       }
     }
     try {
