@@ -36,6 +36,7 @@ Commands:
   down     stop what 'up' started (pid files and markers in the state folder); leave the rest alone
   status   one line per service: name, address, up/down, who started it
   check    like status, exit code 1 when any service is down
+  Each command takes optional service names to act on only those, e.g. 'up kafka'.
 
 Options:
   --json           (status, check) print JSON instead of a table
@@ -338,7 +339,15 @@ async function main() {
     return command === undefined ? 1 : 0;
   }
   const settings = readSettings();
-  const services = describeServices(settings);
+  const known = describeServices(settings);
+  // Optional service names after the command narrow it: `up kafka`, `status kafka kinesis`.
+  const names = args.filter((arg, index) => !arg.startsWith('--') && !args[index - 1]?.startsWith('--'));
+  const unknown = names.filter((name) => !known.some((service) => service.name === name));
+  if (unknown.length > 0) {
+    console.error(`unknown service ${unknown.join(', ')}; known: ${known.map((service) => service.name).join(', ')}`);
+    return 1;
+  }
+  const services = names.length === 0 ? known : known.filter((service) => names.includes(service.name));
   switch (command) {
     case 'up':
       return up(services, { record: optionValue(args, '--record') });

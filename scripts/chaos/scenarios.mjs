@@ -29,7 +29,15 @@ class FileFeeder {
     this.rng = rng;
     this.reader = reader;
     this.expected = [];
-    this.streams = ['a', 'b', 'c'].map((name) => ({ name, gen: 0, seq: 0, rotations: 0, ids: [], partial: '' }));
+    this.streams = ['a', 'b', 'c'].map((name) => ({
+      name,
+      gen: 0,
+      seq: 0,
+      rotations: 0,
+      ids: [],
+      partial: '',
+      truncatePending: false,
+    }));
     this.rotated = [];
     this.stats = { rotations: 0, truncations: 0, deletions: 0 };
     this.running = false;
@@ -75,14 +83,25 @@ class FileFeeder {
     this.stats.rotations += 1;
   }
 
-  /** Truncation in place, only once everything in the file is committed (else it is the user losing data). */
-  truncate(stream) {
+  /**
+   * Truncation in place. Writing to the stream pauses until everything in the file is
+   * committed (truncating uncommitted lines would be the user throwing data away).
+   */
+  truncateWhenCommitted(stream) {
+    if (stream.partial) this.flushPartial(stream);
+    stream.truncatePending = true;
+  }
+
+  truncatePending() {
     const committed = this.committedIds();
-    if (stream.partial || !stream.ids.every((id) => committed.has(id))) return;
-    fs.truncateSync(this.file(stream), 0);
-    stream.ids = [];
-    stream.gen += 1;
-    this.stats.truncations += 1;
+    for (const stream of this.streams) {
+      if (!stream.truncatePending || !stream.ids.every((id) => committed.has(id))) continue;
+      fs.truncateSync(this.file(stream), 0);
+      stream.truncatePending = false;
+      stream.ids = [];
+      stream.gen += 1;
+      this.stats.truncations += 1;
+    }
   }
 
   /** Deletes rotated files whose lines are all committed; their inodes may be reused. */
@@ -107,11 +126,14 @@ class FileFeeder {
     this.done = (async () => {
       while (this.running) {
         const stream = this.streams[this.rng.between(0, this.streams.length - 1)];
-        this.writeLines(stream, this.rng.between(1, 25));
-        const roll = this.rng();
-        if (roll < 0.02) this.rotate(stream);
-        else if (roll < 0.03) this.truncate(stream);
-        else if (roll < 0.05) this.deleteCommitted();
+        this.truncatePending();
+        if (!stream.truncatePending) {
+          this.writeLines(stream, this.rng.between(1, 25));
+          const roll = this.rng();
+          if (roll < 0.02) this.rotate(stream);
+          else if (roll < 0.03) this.truncateWhenCommitted(stream);
+          else if (roll < 0.05) this.deleteCommitted();
+        }
         await sleep(this.rng.between(5, 40));
       }
       for (const stream of this.streams) if (stream.partial) this.flushPartial(stream);
@@ -217,7 +239,7 @@ async function fileKafka({ kills, seed, log }) {
       {
         name: 'logs',
         package: '@tidemark/source-file',
-        options: { directory, glob: '*.log*', order: 'mtime', format: 'jsonl', watch: true, pollIntervalMs: 100 },
+        options: { directory, pattern: '*.log*', order: 'mtime', format: 'jsonl', watch: true, pollIntervalMs: 100 },
       },
     ],
     sink: sinkSpec(sinkTopic),

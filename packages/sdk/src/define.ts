@@ -2,9 +2,9 @@ import {
   type ConnectorContext,
   type ProvenanceColumn,
   SINK_SPECIFICATION_VERSION,
-  SOURCE_SPECIFICATION_VERSION,
   type SinkCapabilities,
   type SinkConnector,
+  SOURCE_SPECIFICATION_VERSION,
   type Source,
   type SourceCapabilities,
   type SourceConnector,
@@ -41,13 +41,20 @@ const TYPE_PATTERN = /^[a-z][a-z0-9-]*$/;
 
 function checkCommon(definition: { type: string; capabilities: object; packageName: string }): void {
   if (!TYPE_PATTERN.test(definition.type)) {
-    throw new TidemarkError('CONFIG_INVALID', `connector type '${definition.type}' must match ${TYPE_PATTERN}`, {
-      fix: 'Use lowercase letters, digits and dashes, starting with a letter.',
-    });
+    throw new TidemarkError(
+      'CONFIG_INVALID',
+      `connector type '${definition.type}' must match ${TYPE_PATTERN}`,
+      {
+        fix: 'Use lowercase letters, digits and dashes, starting with a letter.',
+      },
+    );
   }
   for (const [key, value] of Object.entries(definition.capabilities)) {
     if (value === undefined || value === null) {
-      throw new TidemarkError('CONFIG_INVALID', `${definition.packageName}: capability '${key}' must be declared`);
+      throw new TidemarkError(
+        'CONFIG_INVALID',
+        `${definition.packageName}: capability '${key}' must be declared`,
+      );
     }
   }
 }
@@ -56,20 +63,30 @@ function checkCommon(definition: { type: string; capabilities: object; packageNa
  * Declares a source plugin. The result is what the package exports (as `default` or by name)
  * and what the runtime loads by `type` or package name.
  */
-export function defineSource<Schema extends z.ZodType>(definition: SourceDefinition<Schema>): SourceConnector<Schema> {
+export function defineSource<Schema extends z.ZodType>(
+  definition: SourceDefinition<Schema>,
+): SourceConnector<Schema> {
   checkCommon(definition);
   const { replay, exactlyOnce, bounded } = definition.capabilities;
   if (replay !== 'seek' && replay !== 'redeliver') {
-    throw new TidemarkError('CONFIG_INVALID', `${definition.packageName}: capabilities.replay must be 'seek' or 'redeliver'`);
+    throw new TidemarkError(
+      'CONFIG_INVALID',
+      `${definition.packageName}: capabilities.replay must be 'seek' or 'redeliver'`,
+    );
   }
   if (typeof exactlyOnce !== 'boolean' || typeof bounded !== 'boolean') {
-    throw new TidemarkError('CONFIG_INVALID', `${definition.packageName}: capabilities.exactlyOnce and .bounded must be booleans`);
+    throw new TidemarkError(
+      'CONFIG_INVALID',
+      `${definition.packageName}: capabilities.exactlyOnce and .bounded must be booleans`,
+    );
   }
   return Object.freeze({ kind: 'source', specificationVersion: SOURCE_SPECIFICATION_VERSION, ...definition });
 }
 
 /** Declares a sink plugin. */
-export function defineSink<Schema extends z.ZodType>(definition: SinkDefinition<Schema>): SinkConnector<Schema> {
+export function defineSink<Schema extends z.ZodType>(
+  definition: SinkDefinition<Schema>,
+): SinkConnector<Schema> {
   checkCommon(definition);
   return Object.freeze({ kind: 'sink', specificationVersion: SINK_SPECIFICATION_VERSION, ...definition });
 }

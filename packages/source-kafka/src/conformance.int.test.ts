@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { describeSourceConformance } from '@tidemark/sdk/testing';
+import kafkajs from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+import { defaultBrokers } from './config.js';
+import kafkaSource from './index.js';
+
+const { Kafka, logLevel } = kafkajs;
+const brokers = defaultBrokers();
+const kafka = new Kafka({ brokers, clientId: 'source-kafka-conformance', logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+// One producer per case: a kafkajs producer keeps refreshing the metadata of every topic it
+// ever wrote to, and fails once a previous case's topic is deleted.
+let producer = kafka.producer();
+let topic = '';
+let produced = 0;
+
+beforeAll(async () => {
+  await admin.connect();
+});
+
+afterAll(async () => {
+  await admin.disconnect();
+});
+
+describeSourceConformance({
+  connector: kafkaSource,
+  config: () => ({ brokers, topics: [topic], fetchMaxWaitMs: 100 }),
+  setup: async () => {
+    topic = `tm-src-conformance-${randomUUID().slice(0, 8)}`;
+    produced = 0;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+  },
+  cleanup: async () => {
+    await producer.disconnect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  },
+  produce: async (count) => {
+    const ids = Array.from({ length: count }, () => `id-${produced++}`);
+    await producer.send({
+      topic,
+      messages: ids.map((id, index) => ({ partition: index % 2, key: id, value: id })),
+    });
+    return ids;
+  },
+  idOf: (record) => Buffer.from(record.value ?? new Uint8Array()).toString('utf8'),
+  badConfig: { topics: ['a'], topicPattern: 'b', startOffset: -1 },
+});
