@@ -46,15 +46,29 @@ set +e
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results"
 code=$?
 set -e
+
+# The exactly-once proof runs alone: broker-bounce kills the broker, which other tests share.
+section 'chaos: every scenario, 5 SIGKILLs each, verified by a read_committed consumer'
+chaos_log=$(mktemp)
+set +e
+node --no-warnings scripts/chaos/run.mjs --kills "${TIDEMARK_CHAOS_KILLS:-5}" 2>&1 | tee "$chaos_log"
+chaos_code=${PIPESTATUS[0]}
+set -e
+chaos_passed=$(grep -c '^\[[a-z-]*\] PASS' "$chaos_log" || true)
+chaos_failed=$(grep -c '^\[[a-z-]*\] FAIL' "$chaos_log" || true)
+rm -f "$chaos_log"
+if [ "$chaos_code" -ne 0 ] && [ "$code" -eq 0 ]; then code=$chaos_code; fi
 # One plain closing line with the counts, whatever the reporter printed above.
 node -e '
   const fs = require("node:fs");
   try {
     const report = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
     const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-    console.log(`\ntests: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped`);
+    const passed = report.numPassedTests + Number(process.argv[2]);
+    const failed = report.numFailedTests + Number(process.argv[3]);
+    console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
   } catch {
     console.log("\ntests: no result file from vitest");
   }
-' "$results"
+' "$results" "$chaos_passed" "$chaos_failed"
 exit "$code"

@@ -18,6 +18,8 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'file-kafka' },
     records: { type: 'string' },
     repeat: { type: 'string', default: '2' },
+    'send-batch': { type: 'string' },
+    case: { type: 'string' },
   },
 });
 if (values.scenario !== 'file-kafka') {
@@ -27,7 +29,10 @@ if (values.scenario !== 'file-kafka') {
 const brokers = (process.env.TIDEMARK_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const kafka = new Kafka({ clientId: 'tidemark-bench', brokers, logLevel: logLevel.NOTHING });
 const repeat = Number(values.repeat);
-const SEND_BATCH = 2_000;
+// The sink's default batching (packages/sink-kafka batch.maxRecords / batch.maxBytes), so both
+// sides send requests of the same size.
+const SEND_BATCH_RECORDS = values['send-batch'] ? Number(values['send-batch']) : 1_000;
+const SEND_BATCH_BYTES = 512 * 1024;
 
 const unique = (prefix) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
 
@@ -57,7 +62,7 @@ function percentile(sorted, fraction) {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
 }
 
-/** The raw kafkajs idempotent producer: same records, same broker, batches of SEND_BATCH. */
+/** The raw kafkajs idempotent producer: same records, same broker, batches as large as the sink's. */
 async function baseline(lines) {
   const topic = unique('bench-baseline');
   await createTopic(topic);
@@ -65,8 +70,9 @@ async function baseline(lines) {
   await producer.connect();
   const latencies = [];
   const started = performance.now();
-  for (let offset = 0; offset < lines.length; offset += SEND_BATCH) {
-    const messages = lines.slice(offset, offset + SEND_BATCH).map((value) => ({ key: null, value }));
+  const perSend = Math.max(1, Math.min(SEND_BATCH_RECORDS, Math.floor(SEND_BATCH_BYTES / lines[0].length)));
+  for (let offset = 0; offset < lines.length; offset += perSend) {
+    const messages = lines.slice(offset, offset + perSend).map((value) => ({ key: null, value }));
     const sent = performance.now();
     await producer.send({ topic, acks: -1, messages });
     latencies.push(performance.now() - sent);
@@ -87,11 +93,17 @@ async function tidemark(directory, count, intervalMs) {
   await createTopic(topic);
   const context = (name) => ({ name, logger: silent, signal: new AbortController().signal });
   const source = fileSource.create(
-    fileSource.configSchema.parse({ directory, glob: '*.jsonl', format: 'lines', watch: false }),
+    fileSource.configSchema.parse({ directory, pattern: '*.jsonl', format: 'lines', watch: false }),
     context('bench-file'),
   );
   const sink = kafkaSink.create(
-    kafkaSink.configSchema.parse({ brokers, topic, clientId: 'tidemark-bench', provenanceHeaders: false }),
+    kafkaSink.configSchema.parse({
+      brokers,
+      topic,
+      clientId: 'tidemark-bench',
+      provenanceHeaders: false,
+      batch: { maxRecords: SEND_BATCH_RECORDS, maxBytes: SEND_BATCH_BYTES },
+    }),
     context('sink'),
   );
   const commitLatencies = [];
@@ -125,7 +137,11 @@ const cases = [
 ];
 
 console.log(`bench: node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, brokers ${brokers}`);
-for (const { size, intervalMs } of cases) {
+// --case 100:1000 runs only 100-byte records at 1 s commits.
+const selected = values.case
+  ? cases.filter(({ size, intervalMs }) => `${size}:${intervalMs}` === values.case)
+  : cases;
+for (const { size, intervalMs } of selected) {
   const count = values.records ? Number(values.records) : size >= 1024 ? 40_000 : 150_000;
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-bench-'));
   const lines = makeInput(directory, count, size);

@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { bounceBroker } from './broker.mjs';
 import {
   brokers,
@@ -16,6 +18,7 @@ import {
   verify,
 } from './harness.mjs';
 
+const DEMO_SERVER = fileURLToPath(new URL('../../examples/custom-source/dist/demo-server.js', import.meta.url));
 const COMMIT = { maxWallMs: 300, maxRecords: 2_000 };
 
 function sinkSpec(topic) {
@@ -342,9 +345,77 @@ async function brokerBounce({ kills, seed, log }) {
   return finish({ feeder, reader, current, log, kills, notes: `broker_bounces=${bounces}` });
 }
 
+/** Feeds the example plugin's append-only HTTP log server (examples/custom-source). */
+class HttpLogFeeder {
+  constructor(appendUrl, rng) {
+    this.appendUrl = appendUrl;
+    this.rng = rng;
+    this.expected = [];
+    this.seq = 0;
+  }
+
+  start() {
+    this.running = true;
+    this.done = (async () => {
+      while (this.running) {
+        const items = [];
+        for (let index = this.rng.between(1, 30); index > 0; index -= 1) {
+          this.seq += 1;
+          items.push({ id: `h-${this.seq}`, stream: 'log', seq: this.seq });
+        }
+        const response = await fetch(this.appendUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ items }),
+        });
+        if (!response.ok) throw new Error(`append failed: ${response.status} ${await response.text()}`);
+        this.expected.push(...items);
+        await sleep(this.rng.between(5, 40));
+      }
+    })();
+  }
+
+  async stop() {
+    this.running = false;
+    await this.done;
+  }
+}
+
+/** A third-party plugin (the example http-log source, loaded by package name) into Kafka. */
+async function customKafka({ kills, seed, log }) {
+  const rng = random(seed);
+  const server = spawn(process.execPath, [DEMO_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { url, appendUrl } = await new Promise((resolve, reject) => {
+    server.once('exit', (code) => reject(new Error(`demo log server exited with ${code}`)));
+    server.stdout.setEncoding('utf8');
+    server.stdout.once('data', (line) => resolve(JSON.parse(line)));
+  });
+  try {
+    const sinkTopic = uniqueName('chaos-custom-out');
+    await createTopic(sinkTopic, 1);
+    const reader = new CommittedReader(sinkTopic);
+    await reader.start();
+    const feeder = new HttpLogFeeder(appendUrl, rng);
+    feeder.start();
+    const spec = {
+      pipelineId: uniqueName('chaos-custom'),
+      sources: [
+        { name: 'http', package: '@tidemark/example-custom-source', options: { url, pollIntervalMs: 100, pageSize: 500 } },
+      ],
+      sink: sinkSpec(sinkTopic),
+      commit: COMMIT,
+    };
+    const current = await killLoop({ kills, rng, log, spawnPipeline: () => new PipelineProcess(spec, log) });
+    return await finish({ feeder, reader, current, log, kills });
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
 export const SCENARIOS = {
   'file-kafka': fileKafka,
   'kafka-kafka': kafkaKafka,
   zombie,
   'broker-bounce': brokerBounce,
+  'custom-kafka': customKafka,
 };

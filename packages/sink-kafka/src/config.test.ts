@@ -25,7 +25,7 @@ describe('kafka sink config', () => {
       provenanceHeaders: true,
       compression: 'none',
       keyFormat: 'bytes',
-      batch: { maxRecords: 5_000, maxBytes: 512 * 1024 },
+      batch: { maxRecords: 1_000, maxBytes: 512 * 1024 },
     });
   });
 

@@ -162,7 +162,7 @@ export const kafkaSinkConfigSchema = z
           .number()
           .int()
           .min(1)
-          .default(5_000)
+          .default(1_000)
           .describe('Send the buffered records once this many are buffered.'),
         maxBytes: z
           .number()
