@@ -1,4 +1,4 @@
-import { type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, watch } from 'chokidar';
 import { readdir, stat } from 'node:fs/promises';
 import { join, matchesGlob } from 'node:path';
 import {
@@ -236,8 +236,9 @@ export class FileSource implements Source {
   /** Closes every file descriptor and the directory watcher. Idempotent. */
   async close(): Promise<void> {
     this.#isOpen = false;
-    this.#watcher?.close();
+    const watcher = this.#watcher;
     this.#watcher = null;
+    await watcher?.close();
     for (const wake of this.#wakers) wake();
     await this.#releaseFiles();
   }
@@ -283,12 +284,22 @@ export class FileSource implements Source {
     }
   }
 
+  /**
+   * Watches the directory (chokidar, depth 0) so appends, new files and renames are seen at
+   * once; the poll every `pollIntervalMs` stays as the safety net for missed events.
+   */
   #startWatcher(): void {
     try {
-      const watcher = watch(this.#config.directory, { persistent: false }, () => this.#requestScan());
+      const watcher = watch(this.#config.directory, {
+        depth: 0,
+        ignoreInitial: true,
+        persistent: false,
+        alwaysStat: false,
+      });
+      watcher.on('all', () => this.#requestScan());
       watcher.on('error', (error) => {
         this.#logger.warn({ err: String(error) }, 'directory watcher failed; polling only');
-        watcher.close();
+        void watcher.close();
         if (this.#watcher === watcher) this.#watcher = null;
       });
       this.#watcher = watcher;
