@@ -29,7 +29,11 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'integration',
-          include: ['packages/*/src/**/*.int.test.ts', 'examples/*/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          include: [
+            'packages/*/src/**/*.int.test.ts',
+            'examples/*/src/**/*.int.test.ts',
+            'test/**/*.int.test.ts',
+          ],
           exclude: ['**/node_modules/**', '**/dist/**'],
           globalSetup: ['./test/global-setup.ts'],
           testTimeout: 120_000,

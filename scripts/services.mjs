@@ -344,7 +344,9 @@ async function main() {
   const names = args.filter((arg, index) => !arg.startsWith('--') && !args[index - 1]?.startsWith('--'));
   const unknown = names.filter((name) => !known.some((service) => service.name === name));
   if (unknown.length > 0) {
-    console.error(`unknown service ${unknown.join(', ')}; known: ${known.map((service) => service.name).join(', ')}`);
+    console.error(
+      `unknown service ${unknown.join(', ')}; known: ${known.map((service) => service.name).join(', ')}`,
+    );
     return 1;
   }
   const services = names.length === 0 ? known : known.filter((service) => names.includes(service.name));

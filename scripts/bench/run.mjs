@@ -39,7 +39,10 @@ const unique = (prefix) => `${prefix}-${Date.now().toString(36)}-${Math.random()
 async function createTopic(topic) {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
 }
 
@@ -80,7 +83,11 @@ async function baseline(lines) {
   const seconds = (performance.now() - started) / 1000;
   await producer.disconnect();
   latencies.sort((a, b) => a - b);
-  return { perSecond: lines.length / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+  return {
+    perSecond: lines.length / seconds,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+  };
 }
 
 /** Tidemark: bounded file source → transactional Kafka sink, committing every `intervalMs`. */
@@ -117,7 +124,8 @@ async function tidemark(directory, count, intervalMs) {
   const started = performance.now();
   const { status } = await pipeline.run();
   const seconds = (performance.now() - started) / 1000;
-  if (status.recordsOut !== count) throw new Error(`pipeline delivered ${status.recordsOut} of ${count} records`);
+  if (status.recordsOut !== count)
+    throw new Error(`pipeline delivered ${status.recordsOut} of ${count} records`);
   commitLatencies.sort((a, b) => a - b);
   return {
     perSecond: count / seconds,
@@ -136,7 +144,9 @@ const cases = [
   { size: 1024, intervalMs: 1000 },
 ];
 
-console.log(`bench: node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, brokers ${brokers}`);
+console.log(
+  `bench: node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, brokers ${brokers}`,
+);
 // --case 100:1000 runs only 100-byte records at 1 s commits.
 const selected = values.case
   ? cases.filter(({ size, intervalMs }) => `${size}:${intervalMs}` === values.case)

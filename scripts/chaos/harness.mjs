@@ -33,7 +33,10 @@ export async function createTopic(topic, numPartitions = 1) {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [{ topic, numPartitions, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
   } finally {
     await admin.disconnect();
   }
@@ -171,7 +174,9 @@ export async function killLoop({ kills, rng, spawnPipeline, log, minMs = 400, ma
     await sleep(rng.between(minMs, maxMs));
     if (!current.alive) {
       const code = await current.exited;
-      throw new Error(`pipeline exited by itself with ${code} before kill ${kill}:\n${current.stderrTail.join('\n')}`);
+      throw new Error(
+        `pipeline exited by itself with ${code} before kill ${kill}:\n${current.stderrTail.join('\n')}`,
+      );
     }
     await current.kill('SIGKILL');
     if (onKill) await onKill(kill);

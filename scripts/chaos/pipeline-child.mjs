@@ -19,7 +19,13 @@ const sources = [];
 for (const source of spec.sources) {
   const connector = await load(source.package);
   const config = connector.configSchema.parse(source.options);
-  sources.push(connector.create(config, { name: source.name, logger: logger.child({ source: source.name }), signal: signalController.signal }));
+  sources.push(
+    connector.create(config, {
+      name: source.name,
+      logger: logger.child({ source: source.name }),
+      signal: signalController.signal,
+    }),
+  );
 }
 const sinkConnector = await load(spec.sink.package);
 const sink = sinkConnector.create(sinkConnector.configSchema.parse(spec.sink.options), {
@@ -57,7 +63,9 @@ function makeLogger(bindings = {}) {
   const verbose = process.env.TIDEMARK_CHAOS_VERBOSE === '1';
   const write = (level) => (fields, message) => {
     if (level === 'debug' && !verbose) return;
-    process.stderr.write(`${JSON.stringify({ level, pid: process.pid, ...bindings, ...fields, msg: message })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ level, pid: process.pid, ...bindings, ...fields, msg: message })}\n`,
+    );
   };
   return {
     debug: write('debug'),

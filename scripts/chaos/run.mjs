@@ -43,9 +43,21 @@ for (const name of names) {
     result = await SCENARIOS[name]({ kills, seed, log: (message) => console.log(`[${name}] ${message}`) });
   } catch (error) {
     console.error(`[${name}] harness error: ${error?.stack ?? error}`);
-    result = { kills: 0, records: 0, duplicates: 0, lost: 0, disorder: 0, error: String(error?.message ?? error) };
+    result = {
+      kills: 0,
+      records: 0,
+      duplicates: 0,
+      lost: 0,
+      disorder: 0,
+      error: String(error?.message ?? error),
+    };
   }
-  const ok = !result.error && result.duplicates === 0 && result.lost === 0 && result.disorder === 0 && result.records > 0;
+  const ok =
+    !result.error &&
+    result.duplicates === 0 &&
+    result.lost === 0 &&
+    result.disorder === 0 &&
+    result.records > 0;
   if (!ok) failed = true;
   console.log(
     `[${name}] ${ok ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(1)} s` +

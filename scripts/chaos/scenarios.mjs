@@ -1,8 +1,9 @@
 // The chaos scenarios. Each returns { kills, records, duplicates, lost, disorder, notes? }.
+
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { bounceBroker } from './broker.mjs';
 import {
@@ -18,7 +19,9 @@ import {
   verify,
 } from './harness.mjs';
 
-const DEMO_SERVER = fileURLToPath(new URL('../../examples/custom-source/dist/demo-server.js', import.meta.url));
+const DEMO_SERVER = fileURLToPath(
+  new URL('../../examples/custom-source/dist/demo-server.js', import.meta.url),
+);
 const COMMIT = { maxWallMs: 300, maxRecords: 2_000 };
 
 function sinkSpec(topic) {
@@ -59,7 +62,11 @@ class FileFeeder {
     stream.partial = '';
     for (let index = 0; index < count; index += 1) {
       stream.seq += 1;
-      const record = { id: `${stream.name}-${stream.seq}`, stream: `${stream.name}/${stream.gen}`, seq: stream.seq };
+      const record = {
+        id: `${stream.name}-${stream.seq}`,
+        stream: `${stream.name}/${stream.gen}`,
+        seq: stream.seq,
+      };
       this.expected.push(record);
       stream.ids.push(record.id);
       text += `${JSON.stringify(record)}\n`;
@@ -77,7 +84,10 @@ class FileFeeder {
   rotate(stream) {
     if (stream.partial) this.flushPartial(stream);
     stream.rotations += 1;
-    const rotatedName = path.join(this.directory, `${stream.name}.log.${String(stream.rotations).padStart(4, '0')}`);
+    const rotatedName = path.join(
+      this.directory,
+      `${stream.name}.log.${String(stream.rotations).padStart(4, '0')}`,
+    );
     fs.renameSync(this.file(stream), rotatedName);
     this.rotated.push({ path: rotatedName, ids: stream.ids });
     stream.ids = [];
@@ -196,7 +206,11 @@ class TopicFeeder {
         const count = this.rng.between(1, 40);
         for (let index = 0; index < count; index += 1) {
           this.seq[partition] += 1;
-          const record = { id: `p${partition}-${this.seq[partition]}`, stream: `p${partition}`, seq: this.seq[partition] };
+          const record = {
+            id: `p${partition}-${this.seq[partition]}`,
+            stream: `p${partition}`,
+            seq: this.seq[partition],
+          };
           messages.push({ key: record.id, value: JSON.stringify(record), partition });
           batch.push(record);
         }
@@ -242,7 +256,14 @@ async function fileKafka({ kills, seed, log }) {
       {
         name: 'logs',
         package: '@tidemark/source-file',
-        options: { directory, pattern: '*.log*', order: 'mtime', format: 'jsonl', watch: true, pollIntervalMs: 100 },
+        options: {
+          directory,
+          pattern: '*.log*',
+          order: 'mtime',
+          format: 'jsonl',
+          watch: true,
+          pollIntervalMs: 100,
+        },
       },
     ],
     sink: sinkSpec(sinkTopic),
@@ -274,7 +295,13 @@ async function kafkaPipelineSetup(prefix, seed) {
   await feeder.start();
   const spec = {
     pipelineId: uniqueName(prefix),
-    sources: [{ name: 'input', package: '@tidemark/source-kafka', options: { brokers, topics: [inputTopic], start: 'earliest' } }],
+    sources: [
+      {
+        name: 'input',
+        package: '@tidemark/source-kafka',
+        options: { brokers, topics: [inputTopic], start: 'earliest' },
+      },
+    ],
     sink: sinkSpec(sinkTopic),
     commit: COMMIT,
   };
@@ -311,7 +338,9 @@ async function zombie({ kills, seed, log }) {
     else {
       await current.kill('SIGKILL');
       await newer.kill('SIGKILL');
-      throw new Error(`the older instance was not fenced (outcome: ${outcome}):\n${current.stderrTail.join('\n')}`);
+      throw new Error(
+        `the older instance was not fenced (outcome: ${outcome}):\n${current.stderrTail.join('\n')}`,
+      );
     }
     current = newer;
   }
@@ -337,7 +366,9 @@ async function brokerBounce({ kills, seed, log }) {
       await sleep(rng.between(500, 3_000));
     }
     if (!current.alive) {
-      throw new Error(`pipeline exited by itself with ${await current.exited}:\n${current.stderrTail.join('\n')}`);
+      throw new Error(
+        `pipeline exited by itself with ${await current.exited}:\n${current.stderrTail.join('\n')}`,
+      );
     }
     await current.kill('SIGKILL');
     current = new PipelineProcess(spec, log);
@@ -400,7 +431,11 @@ async function customKafka({ kills, seed, log }) {
     const spec = {
       pipelineId: uniqueName('chaos-custom'),
       sources: [
-        { name: 'http', package: '@tidemark/example-custom-source', options: { url, pollIntervalMs: 100, pageSize: 500 } },
+        {
+          name: 'http',
+          package: '@tidemark/example-custom-source',
+          options: { url, pollIntervalMs: 100, pageSize: 500 },
+        },
       ],
       sink: sinkSpec(sinkTopic),
       commit: COMMIT,

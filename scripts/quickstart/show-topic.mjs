@@ -14,9 +14,15 @@ const admin = kafka.admin();
 await admin.connect();
 const ends = await admin.fetchTopicOffsets(topic);
 await admin.disconnect();
-const remaining = new Map(ends.filter((end) => Number(end.high) > Number(end.low)).map((end) => [end.partition, BigInt(end.high)]));
+const remaining = new Map(
+  ends.filter((end) => Number(end.high) > Number(end.low)).map((end) => [end.partition, BigInt(end.high)]),
+);
 
-const consumer = kafka.consumer({ groupId: `tidemark-show-${process.pid}-${Date.now()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+const consumer = kafka.consumer({
+  groupId: `tidemark-show-${process.pid}-${Date.now()}`,
+  readUncommitted: false,
+  maxWaitTimeInMs: 200,
+});
 await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: true });
 let count = 0;
@@ -31,10 +37,13 @@ const done = new Promise((resolve) => {
           .filter(([name]) => name.startsWith('tidemark.file.'))
           .map(([name, value]) => `${name.slice('tidemark.'.length)}=${value}`)
           .join(' ');
-        console.log(`  ${topic}/${batch.partition}@${message.offset}  ${message.value?.toString('utf8')}  [${headers}]`);
+        console.log(
+          `  ${topic}/${batch.partition}@${message.offset}  ${message.value?.toString('utf8')}  [${headers}]`,
+        );
       }
       // The last offset before the end may be a transaction marker: stop once the batch reaches it.
-      if (BigInt(batch.highWatermark) - 1n <= BigInt(batch.lastOffset()) + 1n) remaining.delete(batch.partition);
+      if (BigInt(batch.highWatermark) - 1n <= BigInt(batch.lastOffset()) + 1n)
+        remaining.delete(batch.partition);
       if (remaining.size === 0) resolve();
     },
   });

@@ -89,9 +89,13 @@ export class SinkStateMachine {
   enter(operation: keyof typeof ALLOWED & string): void {
     const allowed = ALLOWED[operation];
     if (!allowed?.includes(this.#state)) {
-      throw new TidemarkError('ILLEGAL_STATE', `sink: ${operation}() is not allowed in state '${this.#state}'`, {
-        details: { operation, state: this.#state },
-      });
+      throw new TidemarkError(
+        'ILLEGAL_STATE',
+        `sink: ${operation}() is not allowed in state '${this.#state}'`,
+        {
+          details: { operation, state: this.#state },
+        },
+      );
     }
   }
 

@@ -84,7 +84,10 @@ export function parseWatermarks(text: string): PipelineWatermarks {
     throw new TidemarkError('WATERMARK_INVALID', 'committed watermark is not valid JSON', { cause });
   }
   if (!isPlainObject(parsed) || !Object.values(parsed).every(isPlainObject)) {
-    throw new TidemarkError('WATERMARK_INVALID', 'committed watermark is not a map of source → unit → position');
+    throw new TidemarkError(
+      'WATERMARK_INVALID',
+      'committed watermark is not a map of source → unit → position',
+    );
   }
   return parsed as PipelineWatermarks;
 }

@@ -1,4 +1,3 @@
-import { type FSWatcher, watch } from 'chokidar';
 import { readdir, stat } from 'node:fs/promises';
 import { join, matchesGlob } from 'node:path';
 import {
@@ -16,6 +15,7 @@ import {
   type TidemarkRecord,
   type Watermark,
 } from '@tidemark/sdk';
+import { type FSWatcher, watch } from 'chokidar';
 import { type FileSourceConfig, type FileSourceConfigInput, fileSourceConfigSchema } from './config.js';
 import { parseCsvLine } from './csv.js';
 import { FileDescriptor } from './file-descriptor.js';
