@@ -2,7 +2,6 @@
 // Generates docs/configuration.md from the zod schemas of the YAML runner and of every
 // connector package in this workspace (read from their built dist: run `npx turbo run build`
 // first). `--check` exits 1 when the committed file differs from what would be generated.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -260,20 +259,10 @@ lines.push(
 );
 lines.push('');
 
-const raw = `${lines
+const text = `${lines
   .join('\n')
   .replace(/\n{3,}/g, '\n\n')
   .trimEnd()}\n`;
-// Formatted as the repository's formatter (biome) would, so `biome check` and `--check` agree.
-const biome = join(root, 'node_modules/.bin/biome');
-const text = existsSync(biome)
-  ? execFileSync(biome, ['format', '--stdin-file-path=docs/configuration.md'], {
-      input: raw,
-      encoding: 'utf8',
-      cwd: root,
-      stdio: ['pipe', 'pipe', 'ignore'],
-    })
-  : raw;
 if (process.argv.includes('--check')) {
   const current = existsSync(target) ? readFileSync(target, 'utf8') : '';
   if (current !== text) {
