@@ -226,7 +226,7 @@ lines.push(
 );
 lines.push('');
 lines.push(
-  "- `earliest`: every source of the pipeline gets an empty watermark, so on the next run each starts exactly where a first run would: at its configured start (a file source's `start`, a Kafka source's starting offsets, …), for every unit (file, partition, shard).",
+  "- `earliest`: the committed watermark of every source of the pipeline is removed, so on the next run each starts exactly where a first run would: at its configured start (a file source's `start`, a Kafka source's starting offsets, …), for every unit (file, partition, shard).",
 );
 lines.push(
   '- `latest` or an ISO-8601 time: each source translates the target into a watermark. A source that cannot (it exposes no `watermarkAt`) makes the command fail without changing anything; use `earliest` or JSON instead.',

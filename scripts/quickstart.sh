@@ -20,10 +20,10 @@ node scripts/services.mjs up kafka
 
 config=examples/quickstart.yaml
 section "running the pipeline: tidemark run $config"
-node packages/cli/dist/bin.js run "$config" --exit-when-done
+node packages/cli/dist/bin.js run "$config" --until-idle
 
 section "delivered records (read_committed consumer of topic tidemark-quickstart)"
-node scripts/quickstart/show-topic.mjs tidemark-quickstart
+node --no-warnings scripts/quickstart/show-topic.mjs tidemark-quickstart
 
 section "committed watermark: tidemark watermarks show $config"
 node packages/cli/dist/bin.js watermarks show "$config"

@@ -26,11 +26,19 @@ const consumer = kafka.consumer({
 await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: true });
 let count = 0;
+let idleTimer;
 const done = new Promise((resolve) => {
   if (remaining.size === 0) resolve();
+  // A partition may end in transaction markers only: stop after 3 s without a record too.
+  const idle = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(resolve, 3_000);
+  };
+  consumer.on(consumer.events.GROUP_JOIN, idle);
   consumer.run({
     autoCommit: false,
     eachBatch: async ({ batch }) => {
+      idle();
       for (const message of batch.messages) {
         count += 1;
         const headers = Object.entries(message.headers ?? {})
@@ -48,8 +56,8 @@ const done = new Promise((resolve) => {
     },
   });
 });
-const timeout = setTimeout(() => remaining.clear(), 15_000);
-await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-clearTimeout(timeout);
+await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+clearTimeout(idleTimer);
 await consumer.disconnect();
 console.log(`  ${count} committed record(s) in ${topic}`);
+process.exit(0);

@@ -134,10 +134,10 @@ async function translate(pipeline: LoadedPipeline, target: ResetTarget): Promise
   try {
     for (const [index, source] of sources.entries()) {
       const loaded = pipeline.sources[index]!;
-      if (target.kind === 'earliest') {
-        result[source.name] = {};
-        continue;
-      }
+      // Earliest: the source gets no committed watermark at all, so its next open applies the
+      // configured start exactly as a first run does (an empty watermark would mean "every unit
+      // is new", which a file source reads from byte 0 even with start: latest).
+      if (target.kind === 'earliest') continue;
       if (!canTranslate(source)) {
         throw new TidemarkError(
           'CONFIG_INVALID',
@@ -163,7 +163,7 @@ async function translate(pipeline: LoadedPipeline, target: ResetTarget): Promise
  * (open — which fences older instances — then begin, commit of the new watermarks with no
  * records, close). Refuses while the pipeline holds its liveness lease unless `force`.
  *
- * - earliest: every source gets an empty watermark, so each starts at its configured start.
+ * - earliest: every source's watermark is removed, so each starts at its configured start.
  * - latest / a time: each source translates the target (sources without that capability fail).
  * - JSON: the named sources get exactly that watermark; the others keep their committed one.
  */
