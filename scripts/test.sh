@@ -10,8 +10,8 @@ section() { printf '\n==== %s ====\n' "$*"; }
 
 section 'dependencies'
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo 'node_modules is missing or older than package-lock.json: npm ci'
-  npm ci --no-audit --no-fund --loglevel=error
+  echo 'node_modules is missing or older than package-lock.json: npm install'
+  npm install --no-audit --no-fund --loglevel=error
 else
   echo 'node_modules matches package-lock.json'
 fi
@@ -19,7 +19,7 @@ fi
 export PATH="$root/node_modules/.bin:$PATH"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 24 ]; then
-  echo "error: the tests need Node 24 or newer from the root devDependency 'node', found $(node --version) at $(command -v node); run npm ci" >&2
+  echo "error: the tests need Node 24 or newer from the root devDependency 'node', found $(node --version) at $(command -v node); run npm install" >&2
   exit 1
 fi
 echo "node $(node --version) ($(command -v node))"

@@ -92,4 +92,11 @@ export interface Source {
 
   /** Records behind the head of the source, where known (for metrics). */
   lag?(): Promise<number | undefined>;
+
+  /**
+   * Optional: translates a deliberate reset target into a watermark of this source, on an
+   * unopened instance (`tidemark watermarks reset --to latest|<time>`). Sources without it
+   * cannot be reset to a time; the CLI says so.
+   */
+  watermarkAt?(target: { readonly latest: true } | { readonly time: number }): Promise<Watermark>;
 }

@@ -414,3 +414,30 @@ describe('Kafka source (real broker)', () => {
     expect((failure as TidemarkError).fix).toMatch(/127\.0\.0\.1:1/);
   });
 });
+
+describe('watermarkAt (deliberate resets)', () => {
+  it('translates latest into the end offsets and a time into the first offset at or after it', async () => {
+    const topic = await createTopic(2, 'reset');
+    const baseTime = Date.parse('2026-01-01T00:00:00Z');
+    await produce(topic, 2, 5, baseTime);
+    const source = makeSource({ topics: [topic] });
+    const translate = source.watermarkAt!.bind(source);
+    expect(await translate({ latest: true })).toEqual({ [`${topic}/0`]: '5', [`${topic}/1`]: '5' });
+    // Messages carry timestamps baseTime + index s: index 3 is the first at or after +2.5 s.
+    expect(await translate({ time: baseTime + 2_500 })).toEqual({ [`${topic}/0`]: '3', [`${topic}/1`]: '3' });
+    // A time after every message resumes at the end.
+    expect(await translate({ time: baseTime + 60_000 })).toEqual({
+      [`${topic}/0`]: '5',
+      [`${topic}/1`]: '5',
+    });
+    // Opening at the translated watermark reads from there.
+    await source.open(await translate({ time: baseTime + 2_500 }));
+    const records = await readBatch(source);
+    expect(records.map((record) => record.value && Buffer.from(record.value).toString()).sort()).toEqual([
+      'p0-3',
+      'p0-4',
+      'p1-3',
+      'p1-4',
+    ]);
+  });
+});

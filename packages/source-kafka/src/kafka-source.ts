@@ -147,6 +147,36 @@ export class KafkaSource implements Source {
   }
 
   /**
+   * Translates a deliberate reset target into a watermark of this source, without opening it
+   * (`tidemark watermarks reset --to latest|<time>`): per partition of every matching topic,
+   * the end offset (`latest`) or the first offset whose timestamp is at or after `time` (the
+   * end when there is none). Connects briefly; may run while the source is closed.
+   */
+  async watermarkAt(target: { readonly latest: true } | { readonly time: number }): Promise<Watermark> {
+    const client = new KafkaClient({ ...this.#config, logger: this.#logger });
+    await client.connect();
+    try {
+      const topics =
+        this.#config.topicPattern === undefined
+          ? [...(this.#config.topics ?? [])]
+          : (await client.listTopics()).filter((topic) => new RegExp(this.#config.topicPattern!).test(topic));
+      const watermark: Record<string, string> = {};
+      for (const topic of topics) {
+        const ends = await client.offsets(topic);
+        const byTime = 'time' in target ? await client.offsetsForTime(topic, target.time) : undefined;
+        for (const { partition, high } of ends) {
+          const atTime = byTime?.get(partition);
+          const next = atTime === undefined || atTime < 0n || atTime > high ? high : atTime;
+          watermark[unitOf(topic, partition)] = String(next);
+        }
+      }
+      return watermark;
+    } finally {
+      await client.close();
+    }
+  }
+
+  /**
    * Returns the records after everything returned so far, in offset order per partition,
    * waiting up to `maxWaitMs` for the first one. Returns an empty batch promptly on abort.
    * Throws NOT_CONNECTED before open, or the fetch failure (retriable CONNECTION_FAILED) that
