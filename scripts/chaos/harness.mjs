@@ -96,6 +96,9 @@ export class CommittedReader {
   constructor(topic) {
     this.topic = topic;
     this.records = [];
+    // A record handed over twice (a rebalance of the verifier's own group) is not a duplicate
+    // in the topic: each partition offset counts once. Real duplicates have distinct offsets.
+    this.offsets = new Set();
     this.consumer = kafka.consumer({
       groupId: uniqueName('tidemark-chaos-verify'),
       readUncommitted: false,
@@ -110,6 +113,9 @@ export class CommittedReader {
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
+          const position = `${batch.partition}@${message.offset}`;
+          if (this.offsets.has(position)) continue;
+          this.offsets.add(position);
           this.records.push(JSON.parse(message.value.toString('utf8')));
         }
       },

@@ -134,12 +134,18 @@ export async function readCommitted(
     maxWaitTimeInMs: 200,
   });
   const messages: ConsumedMessage[] = [];
+  // A consumer may be handed a record twice (a rebalance before its offsets were committed);
+  // that is the reader's artefact, not a duplicate in the topic: count each offset once.
+  const seen = new Set<string>();
   let lastArrival = Date.now();
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ partition, message }) => {
+        const position = `${partition}@${message.offset}`;
+        if (seen.has(position)) return;
+        seen.add(position);
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = String(value);
         messages.push({
