@@ -28,6 +28,11 @@ section 'build'
 export TURBO_TELEMETRY_DISABLED=1
 npx turbo run build --output-logs=errors-only
 
+section 'static checks: types (test files included) and lint'
+npx turbo run typecheck --output-logs=errors-only
+npx tsc --noEmit -p tsconfig.json
+npx biome check . --diagnostic-level=error
+
 section 'services'
 started=$(mktemp)
 results=$(mktemp)

@@ -2,8 +2,11 @@
 // Throughput benchmark: Tidemark's exactly-once file → Kafka pipeline against the raw kafkajs
 // idempotent producer writing the same records to the same broker, measured in the same run.
 //
-//   npm run bench [-- --scenario file-kafka] [--records 100000] [--repeat 2]
+//   npm run bench [-- --scenario file-kafka] [--records N] [--repeat 2] [--case 100:1000]
+//                 [--provenance-headers none,json,columns] [--send-batch 1000]
 //
+// Cases: 100-byte and 1 KiB records × 100 ms and 1 s commit intervals × the sink's provenance
+// header modes (none: the same bytes on the wire as the baseline; json: the default).
 // Last line per case:
 //   bench scenario=<name> records_per_s=<x> baseline_per_s=<y> ratio=<x/y>
 import fs from 'node:fs';
@@ -20,6 +23,9 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '2' },
     'send-batch': { type: 'string' },
     case: { type: 'string' },
+    // Comma-separated sink provenance header modes to measure: none (the same bytes on the wire
+    // as the baseline: the framework's own cost), json (the default), columns.
+    'provenance-headers': { type: 'string', default: 'none,json' },
   },
 });
 if (values.scenario !== 'file-kafka') {
@@ -91,7 +97,7 @@ async function baseline(lines) {
 }
 
 /** Tidemark: bounded file source → transactional Kafka sink, committing every `intervalMs`. */
-async function tidemark(directory, count, intervalMs) {
+async function tidemark(directory, count, intervalMs, provenanceHeaders) {
   const [{ default: fileSource }, { default: kafkaSink }] = await Promise.all([
     import('@tidemark/source-file'),
     import('@tidemark/sink-kafka'),
@@ -108,7 +114,7 @@ async function tidemark(directory, count, intervalMs) {
       brokers,
       topic,
       clientId: 'tidemark-bench',
-      provenanceHeaders: false,
+      provenanceHeaders,
       batch: { maxRecords: SEND_BATCH_RECORDS, maxBytes: SEND_BATCH_BYTES },
     }),
     context('sink'),
@@ -137,12 +143,13 @@ async function tidemark(directory, count, intervalMs) {
 
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
-const cases = [
-  { size: 100, intervalMs: 100 },
-  { size: 100, intervalMs: 1000 },
-  { size: 1024, intervalMs: 100 },
-  { size: 1024, intervalMs: 1000 },
-];
+const modes = values['provenance-headers'].split(',');
+const cases = [];
+for (const size of [100, 1024]) {
+  for (const intervalMs of [100, 1000]) {
+    for (const headers of modes) cases.push({ size, intervalMs, headers });
+  }
+}
 
 console.log(
   `bench: node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, brokers ${brokers}`,
@@ -151,8 +158,8 @@ console.log(
 const selected = values.case
   ? cases.filter(({ size, intervalMs }) => `${size}:${intervalMs}` === values.case)
   : cases;
-for (const { size, intervalMs } of selected) {
-  const count = values.records ? Number(values.records) : size >= 1024 ? 40_000 : 150_000;
+for (const { size, intervalMs, headers } of selected) {
+  const count = values.records ? Number(values.records) : size >= 1024 ? 100_000 : 300_000;
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-bench-'));
   const lines = makeInput(directory, count, size);
   const best = { tidemark: null, baseline: null };
@@ -160,11 +167,11 @@ for (const { size, intervalMs } of selected) {
   for (let run = 0; run < repeat; run += 1) {
     const raw = await baseline(lines);
     if (!best.baseline || raw.perSecond > best.baseline.perSecond) best.baseline = raw;
-    const ours = await tidemark(directory, count, intervalMs);
+    const ours = await tidemark(directory, count, intervalMs, headers);
     if (!best.tidemark || ours.perSecond > best.tidemark.perSecond) best.tidemark = ours;
   }
   fs.rmSync(directory, { recursive: true, force: true });
-  const name = `file-kafka-${size}B-commit-${intervalMs}ms`;
+  const name = `file-kafka-${size}B-commit-${intervalMs}ms-provenance-${headers}`;
   const ratio = best.tidemark.perSecond / best.baseline.perSecond;
   const megabytes = (best.tidemark.perSecond * size) / 1e6;
   console.log(

@@ -41,12 +41,9 @@ const done = new Promise((resolve) => {
       idle();
       for (const message of batch.messages) {
         count += 1;
-        const headers = Object.entries(message.headers ?? {})
-          .filter(([name]) => name.startsWith('tidemark.file.'))
-          .map(([name, value]) => `${name.slice('tidemark.'.length)}=${value}`)
-          .join(' ');
+        const provenance = message.headers?.['tidemark.provenance']?.toString('utf8') ?? '';
         console.log(
-          `  ${topic}/${batch.partition}@${message.offset}  ${message.value?.toString('utf8')}  [${headers}]`,
+          `  ${topic}/${batch.partition}@${message.offset}  ${message.value?.toString('utf8')}  provenance ${provenance}`,
         );
       }
       // The last offset before the end may be a transaction marker: stop once the batch reaches it.

@@ -22,7 +22,7 @@ describe('kafka sink config', () => {
     expect(config).toMatchObject({
       brokers: ['127.0.0.1:9092'],
       transactionTimeoutMs: 60_000,
-      provenanceHeaders: true,
+      provenanceHeaders: 'json',
       compression: 'none',
       keyFormat: 'bytes',
       batch: { maxRecords: 1_000, maxBytes: 512 * 1024 },

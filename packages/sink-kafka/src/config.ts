@@ -124,9 +124,16 @@ export const kafkaSinkConfigSchema = z
       .default('rowtime')
       .describe("Kafka timestamp of each message: the record's rowtime, or the time of writing."),
     provenanceHeaders: z
-      .boolean()
-      .default(true)
-      .describe('Add each provenance column as header tidemark.<column>, plus tidemark.pipeline.'),
+      .preprocess(
+        (value) => (value === true ? 'json' : value === false ? 'none' : value),
+        z.enum(['json', 'columns', 'none']),
+      )
+      .default('json')
+      .describe(
+        "Provenance on every output message: 'json' one header tidemark.provenance holding " +
+          "{pipeline, <column>: value…}; 'columns' one header tidemark.<column> per column plus " +
+          "tidemark.pipeline (about twice the client CPU per message in kafkajs); 'none'. true/false mean 'json'/'none'.",
+      ),
     transactionTimeoutMs: z
       .number()
       .int()

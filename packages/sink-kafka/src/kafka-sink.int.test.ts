@@ -43,10 +43,11 @@ describe('kafka sink against a real broker', () => {
     const messages = await consumeCommitted([topic], (read) => read.length >= 3);
     expect(messages.map((message) => message.value)).toEqual(['one', 'two', 'three']);
     expect(messages[0]!.key).toBe('k1');
-    expect(messages[0]!.headers).toMatchObject({
-      'tidemark.file.path': '/data/in.txt',
-      'tidemark.file.line': '1',
-      'tidemark.pipeline': identity.pipelineId,
+    // Default provenance: one JSON header with the pipeline and every provenance column.
+    expect(JSON.parse(messages[0]!.headers['tidemark.provenance']!)).toEqual({
+      pipeline: identity.pipelineId,
+      'file.path': '/data/in.txt',
+      'file.line': 1,
     });
     expect(messages[2]!.timestamp).toBe('1700000000003');
 
@@ -60,6 +61,31 @@ describe('kafka sink against a real broker', () => {
     expect(await readWatermarkTimestamp(config, identity)).toBe(1_700_000_000_003);
     expect(await sink.readCommitted(identity)).toEqual(state);
     expect(sink.state).toBe('idle');
+  });
+
+  it("writes one header per provenance column with provenanceHeaders: 'columns', none with 'none'", async () => {
+    const identity = { pipelineId: uniqueName('p') };
+    const columnsTopic = uniqueName('sink-columns');
+    const columns = sinkFor(columnsTopic, { provenanceHeaders: 'columns' });
+    await columns.open(identity);
+    await columns.begin();
+    await columns.write([testRecord('one', 1)]);
+    await columns.commit({ watermarks: watermarksAt(1), rowtime: 1 });
+    const noneTopic = uniqueName('sink-none');
+    const none = sinkFor(noneTopic, { provenanceHeaders: false });
+    await none.open({ pipelineId: uniqueName('p') });
+    await none.begin();
+    await none.write([testRecord('two', 2)]);
+    await none.commit({ watermarks: watermarksAt(2), rowtime: 2 });
+
+    const [withColumns] = await consumeCommitted([columnsTopic], (read) => read.length >= 1);
+    expect(withColumns!.headers).toEqual({
+      'tidemark.file.path': '/data/in.txt',
+      'tidemark.file.line': '1',
+      'tidemark.pipeline': identity.pipelineId,
+    });
+    const [withNone] = await consumeCommitted([noneTopic], (read) => read.length >= 1);
+    expect(withNone!.headers).toEqual({});
   });
 
   it('abort leaves nothing visible', async () => {

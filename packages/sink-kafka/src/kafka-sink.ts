@@ -38,6 +38,8 @@ import { readStoredWatermark, watermarkEntries } from './watermark-store.js';
 
 /** Header carrying the pipeline id on every record, when provenance headers are on. */
 export const PIPELINE_HEADER = 'tidemark.pipeline';
+/** The single provenance header of `provenanceHeaders: 'json'`. */
+export const PROVENANCE_HEADER = 'tidemark.provenance';
 /** Header carrying the poison reason on dead-lettered records. */
 export const ERROR_HEADER = 'tidemark.error';
 /** Prefix of the provenance headers: `tidemark.<column>`. */
@@ -78,6 +80,7 @@ export class KafkaSink implements TransactionalSink {
   #identity: PipelineIdentity | null = null;
   #group = '';
   #pipelineHeader = '';
+  #pipelineJsonPrefix = '{';
   #producer: TransactionalProducer | null = null;
   #admin: KafkaAdmin | null = null;
   #transaction: KafkaTransaction | null = null;
@@ -125,6 +128,7 @@ export class KafkaSink implements TransactionalSink {
     this.#group = resolveWatermarkGroup(this.#config, identity);
     this.#pipelineHeader =
       identity.taskId === undefined ? identity.pipelineId : `${identity.pipelineId}/${identity.taskId}`;
+    this.#pipelineJsonPrefix = `{"pipeline":${JSON.stringify(this.#pipelineHeader)}`;
     this.#fenced = null;
     try {
       await this.#withConnectTimeout('open', async () => {
@@ -318,14 +322,19 @@ export class KafkaSink implements TransactionalSink {
     const deadLetter = record.route === 'dead-letter';
     let headers = EMPTY_HEADERS;
     const own = record.headers;
-    if (config.provenanceHeaders || deadLetter || hasKeys(own)) {
+    const provenanceMode = config.provenanceHeaders;
+    if (provenanceMode !== 'none' || deadLetter || hasKeys(own)) {
       headers = {};
       for (const name in own) {
         const headerValue = own[name]!;
         headers[name] = headerValue;
         bytes += name.length + headerValue.length;
       }
-      if (config.provenanceHeaders) {
+      if (provenanceMode === 'json') {
+        const text = this.#provenanceJson(record.provenance);
+        headers[PROVENANCE_HEADER] = text;
+        bytes += PROVENANCE_HEADER.length + text.length;
+      } else if (provenanceMode === 'columns') {
         const provenance = record.provenance;
         for (const column in provenance) {
           const provenanceValue = provenance[column];
@@ -359,6 +368,17 @@ export class KafkaSink implements TransactionalSink {
     }
     this.#bufferedRecords += 1;
     this.#bufferedBytes += bytes;
+  }
+
+  /** `{"pipeline":…,"<column>":value,…}`, built by hand: one string, no intermediate object. */
+  #provenanceJson(provenance: SinkRecord['provenance']): string {
+    let text = this.#pipelineJsonPrefix;
+    for (const column in provenance) {
+      const provenanceValue = provenance[column];
+      if (provenanceValue === undefined) continue;
+      text += `,${JSON.stringify(column)}:${JSON.stringify(provenanceValue)}`;
+    }
+    return `${text}}`;
   }
 
   #headerName(column: string): string {

@@ -797,13 +797,14 @@ export class FileSource implements Source {
     let poison: string | undefined;
     let value: Buffer = line.bytes;
     let fields: Record<string, unknown> | undefined;
-    const overLimit = `line of ${line.length} bytes exceeds maxLineBytes (${this.#config.maxLineBytes}); value holds its first bytes`;
+    const overLimit = (): string =>
+      `line of ${line.length} bytes exceeds maxLineBytes (${this.#config.maxLineBytes}); value holds its first bytes`;
     if (format === 'csv' && !active.headerSeen) {
       if (!this.#takeCsvHeader(active, line)) return;
       if (active.csvHeader !== null) return;
-      poison = line.overLimit ? overLimit : 'invalid CSV header row';
+      poison = line.overLimit ? overLimit() : 'invalid CSV header row';
     } else if (line.overLimit) {
-      poison = overLimit;
+      poison = overLimit();
     } else if (format !== 'lines') {
       const bytes = withoutBom(line);
       if (isBlank(bytes)) return;
