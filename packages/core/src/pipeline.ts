@@ -13,12 +13,12 @@ import {
   TidemarkError,
   toTidemarkError,
 } from './errors.js';
+import type { JsonValue } from './json.js';
 import { type Logger, silentLogger } from './logger.js';
-import { recordBytes, type SinkRecord, type TidemarkRecord } from './record.js';
+import { recordBytes, type SinkRecord, type SourcePosition, type TidemarkRecord } from './record.js';
 import type { TransactionalSink } from './sink.js';
 import type { ReadOptions, Source, SourceBatch } from './source.js';
 import {
-  advanceWatermark,
   type CommittedState,
   EMPTY_COMMITTED_STATE,
   mergeWatermarks,
@@ -152,6 +152,8 @@ interface OpenTransaction {
   rowtime: number | null;
   span: number | null;
   watermarks: Record<string, Watermark>;
+  /** Sources whose entry in `watermarks` is this transaction's own copy, safe to update in place. */
+  owned: Set<string>;
 }
 
 const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -467,14 +469,17 @@ export class Pipeline {
     const spanMs = this.#policy.rowtimeSpanMs;
     const outputs: SinkRecord[] = [];
     let consumed = 0;
+    // The hot path: one await per batch, not per record, when there is nothing to transform.
+    const open = pending.records.length > 0 ? await this.#ensureTransaction() : null;
+    const direct = this.#options.transform === undefined;
     for (const item of pending.records) {
       const { record } = item;
       const span = spanMs === null ? null : rowtimeSpanOf(record.rowtime, spanMs);
-      const open = await this.#ensureTransaction();
+      if (open === null) break;
       if (span !== null && open.span !== null && span !== open.span) break;
-      for (const output of await this.#process(item)) outputs.push(output);
-      const name = sources[item.sourceIndex]!.name;
-      open.watermarks[name] = advanceWatermark(open.watermarks[name] ?? {}, [record.position]);
+      if (direct && record.poison === undefined) outputs.push(record);
+      else for (const output of await this.#process(item)) outputs.push(output);
+      this.#advance(open, sources[item.sourceIndex]!.name, record.position);
       open.records += 1;
       open.bytes += recordBytes(record);
       open.rowtime = record.rowtime;
@@ -487,7 +492,8 @@ export class Pipeline {
     } else if (pending.advance) {
       const open = await this.#ensureTransaction();
       const name = sources[pending.advance.sourceIndex]!.name;
-      open.watermarks[name] = mergeWatermarks(open.watermarks[name], pending.advance.watermark);
+      open.watermarks[name] = { ...mergeWatermarks(open.watermarks[name], pending.advance.watermark) };
+      open.owned.add(name);
     }
     if (outputs.length > 0) {
       await sink.write(outputs);
@@ -501,6 +507,17 @@ export class Pipeline {
       this.#observer.onWrite?.({ records: outputs.length - deadLettered, deadLettered, bytes });
     }
     return spanBreak;
+  }
+
+  /** Moves the transaction's watermark of `name` past `position`, copying it on first change. */
+  #advance(open: OpenTransaction, name: string, position: SourcePosition): void {
+    let watermark = open.watermarks[name] as Record<string, JsonValue> | undefined;
+    if (!open.owned.has(name)) {
+      watermark = { ...watermark };
+      open.watermarks[name] = watermark;
+      open.owned.add(name);
+    }
+    watermark![position.unit] = position.next;
   }
 
   #takeCarry(): PendingBatch {
@@ -582,6 +599,7 @@ export class Pipeline {
       rowtime: null,
       span: null,
       watermarks: { ...this.#committed.watermarks },
+      owned: new Set(),
     };
     return this.#transaction;
   }
