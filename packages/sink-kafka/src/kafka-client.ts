@@ -179,6 +179,26 @@ export function translateKafkaError(error: unknown, what: string, config: KafkaS
         fix: 'Check the brokers are healthy; raise requestTimeoutMs if they are slow.',
       });
     }
+    if (link.type === 'KAFKA_STORAGE_ERROR' || link.code === 'ENOSPC') {
+      return new TidemarkError(
+        'STORAGE_FULL',
+        `kafka sink: ${what}: the broker cannot write its log (${message})`,
+        {
+          cause: error,
+          fix: "Free disk space on the broker's log.dirs (or lower retention); the pipeline resumes from its committed watermark.",
+        },
+      );
+    }
+    if (link.type === 'MESSAGE_TOO_LARGE' || link.type === 'RECORD_LIST_TOO_LARGE') {
+      return new TidemarkError(
+        'CONFIG_INVALID',
+        `kafka sink: ${what}: the broker refused a request as too large (${message})`,
+        {
+          cause: error,
+          fix: "Lower the sink's batch.maxBytes below the broker's message.max.bytes (1 MiB by default), or raise message.max.bytes / max.message.bytes; a single record above the limit must be split or dropped by a transform.",
+        },
+      );
+    }
   }
   return new TidemarkError('INTERNAL', `kafka sink: ${what} failed: ${message}`, { cause: error });
 }

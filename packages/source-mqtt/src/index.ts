@@ -1,1 +1,6 @@
-export {};
+/**
+ * Reserved: the mqtt source (MQTT persistent sessions (QoS 1/2)) is planned and not implemented yet. The package exists
+ * so that the workspace layout, the CLI's type resolution and `tidemark plugins` already know
+ * it; it exports no connector, only this marker. See docs/connectors.md, "Planned connectors".
+ */
+export const status = 'planned' as const;

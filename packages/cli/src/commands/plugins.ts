@@ -29,7 +29,11 @@ export async function listPlugins(baseDirectory: string, json: boolean): Promise
   const blocks: string[] = [];
   for (const item of installed) {
     if (!item.connector) {
-      blocks.push(`${item.kind} ${item.packageName}: failed to load: ${item.error}`);
+      blocks.push(
+        / is planned but not implemented yet/.test(String(item.error))
+          ? `${item.kind} ${item.packageName}: planned, not implemented yet`
+          : `${item.kind} ${item.packageName}: failed to load: ${item.error}`,
+      );
       continue;
     }
     const connector = item.connector;

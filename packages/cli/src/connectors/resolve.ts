@@ -151,6 +151,15 @@ export async function loadConnector<Kind extends ConnectorKind>(
     );
   }
   const exported = pickExport(module, kind);
+  if (!exported && module.status === 'planned') {
+    throw new TidemarkError(
+      'CONNECTOR_UNKNOWN',
+      `${kind} type '${type}' is planned but not implemented yet`,
+      {
+        fix: 'See docs/connectors.md ("Planned connectors"); until it lands, use a custom source plugin (docs/plugin-guide.md).',
+      },
+    );
+  }
   if (!exported) {
     throw new TidemarkError(
       'CONNECTOR_UNKNOWN',
