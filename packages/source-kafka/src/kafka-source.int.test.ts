@@ -298,14 +298,22 @@ describe('Kafka source (real broker)', () => {
     const source = makeSource({ topics: [topic], start: 'latest' });
     await source.open(null);
     await admin.createPartitions({ topicPartitions: [{ topic, count: 2 }] });
-    // A fresh producer: the shared one caches the topic's old partition count.
-    const freshProducer = kafka.producer({ allowAutoTopicCreation: false });
-    await freshProducer.connect();
-    await freshProducer.send({
-      topic,
-      messages: [0, 1, 2].map((index) => ({ partition: 1, value: `new-${index}` })),
-    });
-    await freshProducer.disconnect();
+    // kafkajs silently drops messages for a partition its metadata does not know yet, and the
+    // broker may publish the new partition a moment later: produce with a fresh producer until
+    // the broker acknowledges a write to partition 1 (the test data, not the source, is the issue).
+    let written = false;
+    for (let attempt = 0; attempt < 50 && !written; attempt += 1) {
+      const freshProducer = kafka.producer({ allowAutoTopicCreation: false });
+      await freshProducer.connect();
+      const metadata = await freshProducer.send({
+        topic,
+        messages: [0, 1, 2].map((index) => ({ partition: 1, value: `new-${index}` })),
+      });
+      await freshProducer.disconnect();
+      written = metadata.some((entry) => entry.partition === 1);
+      if (!written) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(written).toBe(true);
     const records = await readUntil(source, (all) => all.length >= 3);
     expect(values(records)).toEqual(['new-0', 'new-1', 'new-2']);
     expect(offsetsOf(records, 1)).toEqual(['0', '1', '2']);
