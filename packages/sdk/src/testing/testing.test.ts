@@ -109,7 +109,8 @@ describe('the kit catches broken sources', () => {
   it('a timer left running after close', async () => {
     const options = logOptions('leak-timer');
     await expect(runConformanceCase(options, caseNamed(options, 'close releases'))).rejects.toThrow(
-      /handles still open 300 ms after close\(\): 1 handle\(s\): setInterval\(1000 ms\) created at .*memory-sources\.fixture\.ts/,
+      // The leaked interval must be named; on a loaded machine a short-lived timer may be listed too.
+      /handles still open 300 ms after close\(\): \d+ handle\(s\): .*setInterval\(1000 ms\) created at .*memory-sources\.fixture\.ts/,
     );
   });
 
