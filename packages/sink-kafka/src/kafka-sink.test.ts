@@ -149,6 +149,21 @@ describe('KafkaSink state machine (fake client)', () => {
     expect(sink.state).toBe('idle');
   });
 
+  it('every abort replaces the producer, so replayed batches never reuse sequence numbers', async () => {
+    const fake = new FakeKafka();
+    const sink = createKafkaSink({ topic: 't' }, { clientFactory: fake.factory });
+    await sink.open(identity);
+    await sink.begin();
+    await sink.write([]);
+    const producersBefore = fake.producersCreated;
+    await sink.abort();
+    expect(fake.producersCreated).toBe(producersBefore + 1);
+    expect(sink.state).toBe('idle');
+    await sink.begin();
+    await sink.commit({ watermarks: { s: { u: 1 } }, rowtime: 1 });
+    await sink.close();
+  });
+
   it('a fenced commit is not uncertain, and the sink stays fenced', async () => {
     const fake = new FakeKafka();
     const sink = createKafkaSink({ topic: 't' }, { clientFactory: fake.factory });

@@ -251,9 +251,12 @@ export class KafkaSink implements TransactionalSink {
   }
 
   /**
-   * Aborts the open transaction. After a failure (state `failed`) the abort is best effort and
-   * the producer is then replaced, so the next transaction starts with a fresh epoch and fresh
-   * sequence numbers. A fenced sink throws FENCED.
+   * Aborts the open transaction, then always replaces the producer, so the next transaction
+   * starts with a fresh epoch and fresh sequence numbers. (Keeping it is unsafe: after a send
+   * whose reply was lost, kafkajs rewinds its sequence numbers while the broker may hold the
+   * batch; an abort with the same epoch keeps the broker's memory of that batch, and a replayed
+   * batch with the same sequence numbers would be acknowledged as a duplicate and never
+   * written.) After a failure the abort itself is best effort. A fenced sink throws FENCED.
    */
   async abort(): Promise<void> {
     this.#machine.enter('abort');
@@ -269,12 +272,10 @@ export class KafkaSink implements TransactionalSink {
       if (translated.code === 'FENCED' || !afterFailure) throw this.#failed(translated, 'abort');
       this.#logger.debug({ err: translated.message }, 'best-effort abort after a failure failed');
     }
-    if (afterFailure) {
-      try {
-        await this.#withConnectTimeout('abort', () => this.#replaceProducer());
-      } catch (error) {
-        throw this.#failed(error, 'abort');
-      }
+    try {
+      await this.#withConnectTimeout('abort', () => this.#replaceProducer());
+    } catch (error) {
+      throw this.#failed(error, 'abort');
     }
     this.#machine.to('idle');
   }
@@ -479,10 +480,26 @@ export class KafkaSink implements TransactionalSink {
     await this.#startProducer();
   }
 
+  /**
+   * Reads the committed state. Commit sequence numbers only grow, so a read older than one this
+   * sink already saw (a broker whose metadata is not ready yet answering "no watermark") is
+   * refused as retriable instead of rewinding the sources to their configured start.
+   */
   async #readState(): Promise<void> {
     const stored = await readStoredWatermark(this.#admin!, this.#config, this.#identity!);
+    const sequence = stored?.sequence ?? 0;
+    if (sequence < this.#sequence) {
+      throw new TidemarkError(
+        'CONNECTION_FAILED',
+        `kafka sink: group ${this.#group} reads as commit ${sequence}, older than commit ${this.#sequence} seen before`,
+        {
+          retriable: true,
+          fix: 'Usually a broker still loading its metadata: the pipeline retries. If it persists, check that nobody deleted or reset the watermark group.',
+        },
+      );
+    }
     this.#committed = stored?.state ?? EMPTY_COMMITTED_STATE;
-    this.#sequence = stored?.sequence ?? 0;
+    this.#sequence = sequence;
   }
 
   /** Runs `step` (connecting and fencing) within `connectTimeoutMs`. */

@@ -337,6 +337,19 @@ describe('tail mode', () => {
     expect(after.watermark['lane/0']).toMatchObject({ generation: 1, offset: 4 });
   });
 
+  it('notices a truncation rewritten past the read position while running (first bytes changed)', async () => {
+    const path = join(directory, 'app.log');
+    writeFileSync(path, 'old1\nold2\n');
+    const source = make();
+    await source.open(null);
+    const before = await drain(source, { count: 2 });
+    // Truncated and rewritten beyond byte 10 before the source looks again.
+    writeFileSync(path, 'new-line-1\nnew-line-2\nnew3\n');
+    const after = await drain(source, { count: 3, watermark: before.watermark });
+    expect(after.records.map(text)).toEqual(['new-line-1', 'new-line-2', 'new3']);
+    expect(after.watermark['lane/0']).toMatchObject({ generation: 1 });
+  });
+
   it('treats a new file at a deleted file’s name as new, while running and after a restart', async () => {
     const path = join(directory, 'app.log');
     writeFileSync(path, 'old-1\nold-2\nold-3\n');

@@ -673,6 +673,12 @@ export class FileSource implements Source {
     }
   }
 
+  /** True when the first `headLength` bytes no longer hash to the fingerprint taken earlier. */
+  async #headChanged(active: ActiveFile): Promise<boolean> {
+    if (active.headLength === 0) return false;
+    return (await fingerprint(active.handle, active.headLength)) !== active.head;
+  }
+
   /** Keeps the fingerprint covering the first bytes of the file (up to FINGERPRINT_BYTES). */
   async #refreshHead(active: ActiveFile, size: number): Promise<void> {
     const length = Math.min(size, FINGERPRINT_BYTES);
@@ -729,9 +735,13 @@ export class FileSource implements Source {
       if (batch.options.signal.aborted) return 'full';
       const stats = await active.handle.stat();
       const size = Number(stats.size);
+      const modified = stats.mtimeNs !== active.mtimeNs;
       active.mtimeNs = stats.mtimeNs;
       const position = active.splitter.readPosition;
-      if (size < position) {
+      // Truncated: shorter than what was read, or (truncated and rewritten past the read position
+      // since the last look) its first bytes changed. Appends never change the first bytes.
+      const rewritten = size >= position && modified && (await this.#headChanged(active));
+      if (size < position || rewritten) {
         this.#logger.warn(
           { path: active.path, position, size },
           'file was truncated (copytruncate?); reading it again from 0',
