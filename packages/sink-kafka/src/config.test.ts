@@ -1,4 +1,4 @@
-import { TidemarkError } from '@tidemark/sdk';
+import { type ConfigError, TidemarkError } from '@tidemark/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -41,6 +41,25 @@ describe('kafka sink config', () => {
     } catch (error) {
       expect(TidemarkError.hasCode(error, 'CONFIG_INVALID')).toBe(true);
       expect((error as Error).message).toContain('transactionTimeoutMs');
+    }
+  });
+
+  it('refuses a watermark topic that is also a data topic, naming the field', () => {
+    for (const input of [
+      { topic: 'orders', watermarkTopic: 'orders' },
+      { topic: 'orders', deadLetterTopic: 'dead', watermarkTopic: 'dead' },
+    ]) {
+      const error = (() => {
+        try {
+          parseKafkaSinkConfig(input);
+        } catch (caught) {
+          return caught as ConfigError;
+        }
+        throw new Error('accepted');
+      })();
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.issues[0]).toMatchObject({ path: 'watermarkTopic' });
+      expect(error.issues[0]?.message).toMatch(/must differ from/);
     }
   });
 

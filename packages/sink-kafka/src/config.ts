@@ -185,6 +185,22 @@ export const kafkaSinkConfigSchema = z
     sasl: saslSchema.optional(),
     ssl: sslSchema.optional(),
   })
+  .superRefine((config, context) => {
+    // The watermark topic holds only committed offsets; sharing a data topic would put a chunk
+    // entry on the partition of the header entry and corrupt the stored watermark.
+    for (const [name, value] of [
+      ['topic', config.topic],
+      ['deadLetterTopic', config.deadLetterTopic],
+    ] as const) {
+      if (value !== undefined && value === config.watermarkTopic) {
+        context.addIssue({
+          code: 'custom',
+          path: ['watermarkTopic'],
+          message: `must differ from ${name} ('${value}'): it carries watermark chunks, never records`,
+        });
+      }
+    }
+  })
   .describe('Transactional Kafka sink: records and source watermarks commit in one Kafka transaction.');
 
 /** The sink configuration as written in YAML (defaults not applied). */

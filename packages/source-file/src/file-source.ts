@@ -413,13 +413,20 @@ export class FileSource implements Source {
         throw error;
       });
       const identity = identityOf(stats);
+      const headMatches = async (): Promise<boolean> => {
+        try {
+          return (await fingerprint(handle, state.headLength)) === state.head;
+        } catch (error) {
+          await handle.close();
+          throw error;
+        }
+      };
       const sameFile =
         stats.isFile() &&
         identityKey(identity) === wanted &&
         (hasBirthTime(identity) ||
           state.headLength === 0 ||
-          (stats.size >= BigInt(state.headLength) &&
-            (await fingerprint(handle, state.headLength)) === state.head));
+          (stats.size >= BigInt(state.headLength) && (await headMatches())));
       if (!sameFile) {
         await handle.close();
         return null;
@@ -615,7 +622,10 @@ export class FileSource implements Source {
     } catch {
       return;
     }
-    const stats = await handle.stat();
+    const stats = await handle.stat().catch(async (error: unknown) => {
+      await handle.close();
+      throw error;
+    });
     const identity = identityOf(stats);
     if (identityKey(identity) !== listed.key) {
       await handle.close();
