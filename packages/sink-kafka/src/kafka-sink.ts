@@ -34,7 +34,7 @@ import {
   type TransactionalProducer,
   translateKafkaError,
 } from './kafka-client.js';
-import { readStoredWatermark, watermarkEntries } from './watermark-store.js';
+import { readSettledWatermark, watermarkEntries } from './watermark-store.js';
 
 /** Header carrying the pipeline id on every record, when provenance headers are on. */
 export const PIPELINE_HEADER = 'tidemark.pipeline';
@@ -168,7 +168,7 @@ export class KafkaSink implements TransactionalSink {
     const admin = shared ?? this.#client.createAdmin();
     try {
       if (!shared) await admin.connect();
-      const stored = await readStoredWatermark(admin, this.#config, identity);
+      const stored = await readSettledWatermark(admin, this.#config, identity);
       return stored?.state ?? EMPTY_COMMITTED_STATE;
     } catch (error) {
       throw translateKafkaError(error, 'readCommitted', this.#config);
@@ -486,7 +486,7 @@ export class KafkaSink implements TransactionalSink {
    * refused as retriable instead of rewinding the sources to their configured start.
    */
   async #readState(): Promise<void> {
-    const stored = await readStoredWatermark(this.#admin!, this.#config, this.#identity!);
+    const stored = await readSettledWatermark(this.#admin!, this.#config, this.#identity!);
     const sequence = stored?.sequence ?? 0;
     if (sequence < this.#sequence) {
       throw new TidemarkError(

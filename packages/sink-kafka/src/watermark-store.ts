@@ -82,6 +82,28 @@ export async function readStoredWatermark(
 }
 
 /**
+ * Reads the stored watermark until two reads `settleMs` apart agree on its commit sequence (at
+ * most `attempts` extra reads). The group coordinator applies a committed transaction's offsets
+ * shortly after the commit returns (kafkajs 2.2.4 cannot ask OffsetFetch for stable offsets),
+ * so a single read right after a commit, a fencing or a crash can still see the previous one.
+ */
+export async function readSettledWatermark(
+  admin: KafkaAdmin,
+  config: KafkaSinkConfig,
+  identity: PipelineIdentity,
+  { settleMs = 150, attempts = 10 }: { settleMs?: number; attempts?: number } = {},
+): Promise<StoredWatermark | null> {
+  let previous = await readStoredWatermark(admin, config, identity);
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    const current = await readStoredWatermark(admin, config, identity);
+    if ((current?.sequence ?? 0) === (previous?.sequence ?? 0)) return current;
+    previous = current;
+  }
+  return previous;
+}
+
+/**
  * Builds the offset commit entries for one commit: the header on partition 0 of the sink topic,
  * and chunk entries on the watermark topic when needed. Every entry's offset is `stored.sequence`.
  */
@@ -123,7 +145,7 @@ export async function readWatermarks(
   const admin = factory(parsed, options.logger ?? silentLogger).createAdmin();
   try {
     await admin.connect();
-    const stored = await readStoredWatermark(admin, parsed, identity);
+    const stored = await readSettledWatermark(admin, parsed, identity);
     return stored?.state ?? EMPTY_COMMITTED_STATE;
   } finally {
     await admin.disconnect();
