@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
 const alias = [
   { find: '@tidemark/sdk/testing', replacement: `${packagesDir}sdk/src/testing.ts` },
+  { find: '@tidemark/core/testing', replacement: `${packagesDir}core/src/testing.ts` },
   ...readdirSync(packagesDir).map((name) => ({
     find: new RegExp(`^@tidemark/${name}$`),
     replacement: `${packagesDir}${name}/src/index.ts`,

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // Connector defaults must not depend on the machine that generates the docs.
 Reflect.deleteProperty(process.env, 'TIDEMARK_KAFKA_BROKERS');
+for (const name of ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER']) Reflect.deleteProperty(process.env, name);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cliEntry = join(root, 'packages/cli/dist/index.js');
 const target = join(root, 'docs/configuration.md');
@@ -159,13 +160,13 @@ lines.push('');
 lines.push('### Rowtime and transforms');
 lines.push('');
 lines.push(
-  "The rowtime (event time) is promoted first, as each record leaves its source, so the commit policy's `rowtimeSpan` and the transforms see it. A record whose rowtime cannot be read is a poison record. Transforms then run in order; each module exports a function `(record) => record | record[] | null` (map, flatMap, filter; it may be async; TypeScript modules load through Node's type stripping). A transform that throws makes the record poison. Transforms must be deterministic: a replayed record must give the same output.",
+  "The rowtime (event time) is promoted first, as each record leaves its source, so the commit policy's `rowtimeSpan` and the transforms see it. A record whose rowtime cannot be read, or is outside years 1970–9999 as epoch milliseconds (a time in another unit, usually: the file source's `rowtimeUnit` declares `s`, `us` or `ns`), is a poison record. Transforms then run in order; each module exports a function `(record) => record | record[] | null` (map, flatMap, filter; it may be async; TypeScript modules load through Node's type stripping). Every step's output is checked: anything else it returns (undefined, a string, an object without the record's fields) makes the record poison, and so does a throw (except a retriable `TidemarkError`, which aborts and retries); the reason names the step as `module#export` and what it returned or threw. Transforms must be deterministic: a replayed record must give the same output.",
 );
 lines.push('');
 lines.push('### Poison records');
 lines.push('');
 lines.push(
-  "`fail` stops the pipeline with the record's provenance in the message (nothing after the last commit is kept; the next run replays it). `skip` drops it (its position still commits, so it is never read again). `dead-letter` writes it, with headers `tidemark.error`, `tidemark.source` and `tidemark.pipeline`, to the sink's dead-letter topic in the same transaction as the data.",
+  "`fail` stops the pipeline with the record's provenance in the message (nothing after the last commit is kept; the next run replays it). `skip` drops it (its position still commits, so it is never read again). `dead-letter` writes it, with headers `tidemark.error` (the reason, then the source and the record's provenance: `invalid JSON: … (source 'orders', file.path=…, file.position=…, file.line=3)`), `tidemark.source` and `tidemark.pipeline`, to the sink's dead-letter topic in the same transaction as the data. A record is poison wherever it fails: decoding at the source (invalid JSON or UTF-8, a ragged CSV row, a line over `maxLineBytes`), rowtime, transform, or the sink's check before the transaction writes (a value that does not match `valueFormat`, a rowtime that is no Kafka timestamp, a message larger than the topic's `max.message.bytes`). Dead letters are not checked against the main topic's formats; one larger than the dead-letter topic accepts is cut to fit, its original length in header `tidemark.original-bytes`.",
 );
 lines.push('');
 lines.push('## Sources');
@@ -218,7 +219,7 @@ if (unavailable.length > 0) {
 lines.push('## Watermarks');
 lines.push('');
 lines.push(
-  '`tidemark watermarks show <file> [--pipeline P] [--json]` prints, per pipeline, the committed watermark of every source (*watermark_offsets*) and the rowtime of the last committed row (*watermark_timestamp*), read from the sink without fencing anyone.',
+  '`tidemark watermarks show <file> [--pipeline P] [--json]` prints, per pipeline, the committed watermark of every source (*watermark_offsets*) and the rowtime of the last committed row (*watermark_timestamp*), read from the sink without fencing anyone; for a pipeline of several tasks, one entry per task (`task` in the JSON), since each task commits its own watermark.',
 );
 lines.push('');
 lines.push(

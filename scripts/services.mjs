@@ -43,7 +43,7 @@ Options:
   --record FILE    (up) append the name of every service this run started to FILE
   --from FILE      (down) stop only the services named in FILE (as written by --record)
 
-Environment: TIDEMARK_KAFKA_BROKERS, TIDEMARK_KAFKA_CONTROLLER_PORT, TIDEMARK_KINESIS_ENDPOINT,
+Environment: TIDEMARK_KAFKA_BROKERS, TIDEMARK_KAFKA_CONTROLLER_PORT, TIDEMARK_KAFKA_SECURE_PORT, TIDEMARK_KINESIS_ENDPOINT,
 TIDEMARK_POSTGRES_URL, TIDEMARK_AMQP_URL, TIDEMARK_MQTT_URL, TIDEMARK_SERVICES_DIR, XDG_CACHE_HOME.`;
 
 /** A process this script launches itself and tracks with a pid file (Kafka, the Kinesis emulator). */
@@ -106,6 +106,7 @@ function ownedProcessService({
           `${name} did not come up: ${result.detail}\n  last lines of ${files.logFile}:\n${logTail(files.logFile)}`,
         );
       }
+      await launch.afterStart?.(report);
       const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
       return { started: true, message: `started (pid ${pid}) in ${seconds} s; log ${files.logFile}` };
     },
@@ -136,7 +137,13 @@ function systemService({ name, address, host, port, probe, stateDirectory }) {
         );
       }
       if (await acceptsConnections(host, port)) {
-        const result = await probe();
+        // A server that is still booting (RabbitMQ takes a minute after a machine start) accepts
+        // TCP before it speaks its protocol: give it its start time before calling the URL wrong.
+        report(`accepts connections but does not answer yet; waiting for the ${name} handshake`);
+        const result = await waitUntilAnswering(probe, {
+          timeoutMilliseconds: machine.startTimeoutMilliseconds,
+        });
+        if (result.ok) return { started: false, message: 'already running (was still starting)' };
         throw new Error(
           `${host}:${port} accepts connections but the ${name} handshake fails (${result.detail}); check the URL`,
         );
@@ -181,8 +188,18 @@ function describeServices(settings) {
             `the controller port ${kafka.host}:${kafka.controllerPort} is taken; set TIDEMARK_KAFKA_CONTROLLER_PORT to a free port`,
           );
         }
+        if (await acceptsConnections(kafka.host, kafka.securePort)) {
+          throw new Error(
+            `the secure listener port ${kafka.host}:${kafka.securePort} is taken; set TIDEMARK_KAFKA_SECURE_PORT to a free port`,
+          );
+        }
         const launch = prepareKafka(kafka, report);
-        return { command: launch.command, args: launch.args, cwd: kafka.directory };
+        return {
+          command: launch.command,
+          args: launch.args,
+          cwd: kafka.directory,
+          afterStart: launch.afterStart,
+        };
       },
     }),
     ownedProcessService({

@@ -1,6 +1,7 @@
 // Building blocks of the chaos scenarios: a seeded random source, child pipeline processes that
 // can be SIGKILLed, and a read_committed verifier.
 import { spawn } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -23,7 +24,7 @@ export function random(seed) {
   return next;
 }
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms) => delay(ms);
 
 export function uniqueName(prefix) {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -42,14 +43,17 @@ export async function createTopic(topic, numPartitions = 1) {
   }
 }
 
-/** A pipeline child process. `exited` resolves with the exit code (or signal name). */
+/**
+ * A pipeline child process. `exited` resolves with the exit code (or signal name). `command`
+ * replaces the pipeline child by another Node program (e.g. `tidemark run <file>`).
+ */
 export class PipelineProcess {
-  constructor(spec, log) {
+  constructor(spec, log, command = { args: [CHILD], env: { TIDEMARK_CHAOS_SPEC: JSON.stringify(spec) } }) {
     this.spec = spec;
     this.log = log;
     this.stderrTail = [];
-    this.child = spawn(process.execPath, [CHILD], {
-      env: { ...process.env, TIDEMARK_CHAOS_SPEC: JSON.stringify(spec) },
+    this.child = spawn(process.execPath, command.args, {
+      env: { ...process.env, ...command.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child.stderr.setEncoding('utf8');
@@ -153,8 +157,16 @@ export function verify(expected, committed) {
   let duplicates = 0;
   for (const count of counts.values()) if (count > 1) duplicates += count - 1;
   const expectedIds = new Set(expected.map((record) => record.id));
-  let lost = 0;
-  for (const id of expectedIds) if (!counts.has(id)) lost += 1;
+  const lostRecords = new Map();
+  for (const record of expected) if (!counts.has(record.id)) lostRecords.set(record.id, record);
+  const lost = lostRecords.size;
+  const lostIds = [...lostRecords.keys()];
+  if (lost > 0) {
+    const examples = [...lostRecords.values()].slice(0, 10);
+    console.error(
+      `chaos: lost records, first ${examples.length}: ${examples.map((record) => `${record.id} (stream ${record.stream}, seq ${record.seq})`).join(', ')}`,
+    );
+  }
   let unexpected = 0;
   for (const id of counts.keys()) if (!expectedIds.has(id)) unexpected += 1;
   const lastSeq = new Map();
@@ -167,7 +179,49 @@ export function verify(expected, committed) {
     if (previous !== undefined && record.seq <= previous) disorder += 1;
     lastSeq.set(record.stream, record.seq);
   }
-  return { records: expectedIds.size, duplicates: duplicates + unexpected, lost, disorder };
+  return { records: expectedIds.size, duplicates: duplicates + unexpected, lost, disorder, lostIds };
+}
+
+/**
+ * A second look at records the read_committed verifier did not see: reads the whole topic with
+ * read_uncommitted and says where each of `ids` (at most 20) is in the log, if anywhere. In the
+ * log means the sink wrote it in a transaction that did not commit (or the verifier missed it);
+ * nowhere means the pipeline never wrote it.
+ */
+export async function locateInLog(topic, ids, log) {
+  const wanted = new Set(ids.slice(0, 20));
+  const found = new Map();
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const remaining = new Map(ends.map(({ partition, high }) => [partition, BigInt(high)]));
+  const consumer = kafka.consumer({ groupId: uniqueName('tidemark-chaos-locate'), readUncommitted: true });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const done = new Promise((resolve) => {
+    const check = () => {
+      if ([...remaining.values()].every((high) => high <= 0n)) resolve();
+    };
+    check();
+    consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          const id = JSON.parse(message.value.toString('utf8')).id;
+          if (wanted.has(id)) found.set(id, `${batch.partition}@${message.offset}`);
+        }
+        const high = remaining.get(batch.partition) ?? 0n;
+        if (BigInt(batch.lastOffset()) + 1n >= high) remaining.set(batch.partition, 0n);
+        check();
+      },
+    });
+  });
+  await Promise.race([done, sleep(60_000)]);
+  await consumer.disconnect();
+  for (const id of wanted)
+    log(
+      `lost ${id}: ${found.has(id) ? `in the log at partition@offset ${found.get(id)} (not seen read_committed)` : 'not in the log (never written)'}`,
+    );
 }
 
 /**
@@ -185,6 +239,8 @@ export async function killLoop({ kills, rng, spawnPipeline, log, minMs = 400, ma
       );
     }
     await current.kill('SIGKILL');
+    if (process.env.TIDEMARK_CHAOS_VERBOSE === '1')
+      log(`kill ${kill}: SIGKILLed child ${current.child?.pid}`);
     if (onKill) await onKill(kill);
     if (kill % 10 === 0 || kill === kills) log(`kill ${kill}/${kills}`);
     current = spawnPipeline();

@@ -44,7 +44,7 @@ const pipeline = new Pipeline({
   stopWhenSourcesEnd: false,
   logger,
   observer: {
-    onCommit: ({ records }) => logger.debug({ records }, 'commit'),
+    onCommit: ({ records, watermarks }) => logger.debug({ records, watermarks }, 'commit'),
     onRewind: ({ error }) => logger.info({ code: error.code, err: error.message }, 'rewind'),
   },
 });

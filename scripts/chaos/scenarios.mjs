@@ -12,28 +12,55 @@ import {
   createTopic,
   kafka,
   killLoop,
+  locateInLog,
   PipelineProcess,
   random,
   sleep,
   uniqueName,
   verify,
 } from './harness.mjs';
+import { filePostgres } from './scenarios/file-postgres.mjs';
+import { kafkaPostgres } from './scenarios/kafka-postgres.mjs';
 
 const DEMO_SERVER = fileURLToPath(
   new URL('../../examples/custom-source/dist/demo-server.js', import.meta.url),
 );
 const COMMIT = { maxWallMs: 300, maxRecords: 2_000 };
 
-function sinkSpec(topic) {
-  return { package: '@tidemark/sink-kafka', options: { brokers, topic, clientId: 'tidemark-chaos' } };
+/** The Kafka sink of a scenario; `client` picks the client library (default: the sink's default). */
+function sinkSpec(topic, client) {
+  const options = { brokers, topic, clientId: 'tidemark-chaos' };
+  if (client !== undefined) options.client = client;
+  return { package: '@tidemark/sink-kafka', options };
 }
 
+/** The file source every file scenario tails: the feeder's rotating JSON-lines files in `directory`. */
+export function fileSourceSpec(directory) {
+  return {
+    name: 'logs',
+    package: '@tidemark/source-file',
+    options: {
+      directory,
+      pattern: '*.log*',
+      order: 'mtime',
+      format: 'jsonl',
+      watch: true,
+      pollIntervalMs: 100,
+    },
+  };
+}
+
+/** The first and last of a list of ids, for trace lines. */
+const span = (ids) => (ids.length === 0 ? 'nothing' : `${ids[0]}..${ids.at(-1)}`);
+
 /** Appends JSON lines to a few files, rotating (rename), truncating and deleting as it goes. */
-class FileFeeder {
-  constructor(directory, rng, reader) {
+export class FileFeeder {
+  /** `trace`, when given, is told of every rotation, truncation and deletion (with the ids involved). */
+  constructor(directory, rng, reader, trace = undefined) {
     this.directory = directory;
     this.rng = rng;
     this.reader = reader;
+    this.trace = trace;
     this.expected = [];
     this.streams = ['a', 'b', 'c'].map((name) => ({
       name,
@@ -89,6 +116,7 @@ class FileFeeder {
       `${stream.name}.log.${String(stream.rotations).padStart(4, '0')}`,
     );
     fs.renameSync(this.file(stream), rotatedName);
+    this.trace?.(`feeder: ${stream.name}.log -> ${path.basename(rotatedName)} holding ${span(stream.ids)}`);
     this.rotated.push({ path: rotatedName, ids: stream.ids });
     stream.ids = [];
     stream.gen += 1;
@@ -110,6 +138,7 @@ class FileFeeder {
     for (const stream of this.streams) {
       if (!stream.truncatePending || !stream.ids.every((id) => committed.has(id))) continue;
       fs.truncateSync(this.file(stream), 0);
+      this.trace?.(`feeder: ${stream.name}.log truncated (held ${span(stream.ids)}, all committed)`);
       stream.truncatePending = false;
       stream.ids = [];
       stream.gen += 1;
@@ -123,6 +152,7 @@ class FileFeeder {
     this.rotated = this.rotated.filter((entry) => {
       if (!entry.ids.every((id) => committed.has(id))) return true;
       fs.rmSync(entry.path, { force: true });
+      this.trace?.(`feeder: ${path.basename(entry.path)} deleted (held ${span(entry.ids)}, all committed)`);
       this.stats.deletions += 1;
       return false;
     });
@@ -160,7 +190,7 @@ class FileFeeder {
 }
 
 /** Produces `{ id, stream, seq }` records into every partition of a topic. */
-class TopicFeeder {
+export class TopicFeeder {
   constructor(topic, partitions, rng) {
     this.topic = topic;
     this.partitions = partitions;
@@ -229,7 +259,7 @@ class TopicFeeder {
 }
 
 /** Runs a scenario's common tail: stop feeding, let the pipeline catch up, stop it, verify. */
-async function finish({ feeder, reader, current, log, kills, notes }) {
+export async function finish({ feeder, reader, current, log, kills, notes }) {
   await feeder.stop();
   log(`feeding stopped: ${feeder.expected.length} source records; waiting for the pipeline to commit them`);
   await reader.waitFor(new Set(feeder.expected.map((record) => record.id)).size, { progress: log });
@@ -237,36 +267,30 @@ async function finish({ feeder, reader, current, log, kills, notes }) {
   if (code !== 0) log(`last pipeline exited with ${code}: ${current.stderrTail.slice(-5).join(' | ')}`);
   await reader.waitFor(0, { settleMs: 1_500 });
   await reader.stop();
-  return { kills, ...verify(feeder.expected, reader.records), notes };
+  const { lostIds, ...verdict } = verify(feeder.expected, reader.records);
+  if (lostIds.length > 0) await locateInLog(reader.topic, lostIds, log);
+  return { kills, ...verdict, notes };
 }
 
-async function fileKafka({ kills, seed, log }) {
+export async function fileKafka({ kills, seed, log, client }) {
   const rng = random(seed);
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-chaos-file-'));
   const sinkTopic = uniqueName('chaos-file-out');
   await createTopic(sinkTopic, 1);
   const reader = new CommittedReader(sinkTopic);
   await reader.start();
-  const feeder = new FileFeeder(directory, rng, reader);
+  const feeder = new FileFeeder(
+    directory,
+    rng,
+    reader,
+    process.env.TIDEMARK_CHAOS_VERBOSE === '1' ? log : undefined,
+  );
   feeder.start();
   const pipelineId = uniqueName('chaos-file');
   const spec = {
     pipelineId,
-    sources: [
-      {
-        name: 'logs',
-        package: '@tidemark/source-file',
-        options: {
-          directory,
-          pattern: '*.log*',
-          order: 'mtime',
-          format: 'jsonl',
-          watch: true,
-          pollIntervalMs: 100,
-        },
-      },
-    ],
-    sink: sinkSpec(sinkTopic),
+    sources: [fileSourceSpec(directory)],
+    sink: sinkSpec(sinkTopic, client),
     commit: COMMIT,
   };
   const current = await killLoop({ kills, rng, log, spawnPipeline: () => new PipelineProcess(spec, log) });
@@ -283,15 +307,15 @@ async function fileKafka({ kills, seed, log }) {
   return result;
 }
 
-async function kafkaPipelineSetup(prefix, seed) {
+export async function kafkaPipelineSetup(prefix, seed, partitions = 3) {
   const rng = random(seed);
   const inputTopic = uniqueName(`${prefix}-in`);
   const sinkTopic = uniqueName(`${prefix}-out`);
-  await createTopic(inputTopic, 3);
+  await createTopic(inputTopic, partitions);
   await createTopic(sinkTopic, 1);
   const reader = new CommittedReader(sinkTopic);
   await reader.start();
-  const feeder = new TopicFeeder(inputTopic, 3, rng);
+  const feeder = new TopicFeeder(inputTopic, partitions, rng);
   await feeder.start();
   const spec = {
     pipelineId: uniqueName(prefix),
@@ -449,8 +473,23 @@ async function customKafka({ kills, seed, log }) {
 
 export const SCENARIOS = {
   'file-kafka': fileKafka,
+  'file-kafka-kafkajs': (options) =>
+    import('./scenarios/file-kafka-kafkajs.mjs').then((file) => file.default(options)),
   'kafka-kafka': kafkaKafka,
   zombie,
   'broker-bounce': brokerBounce,
   'custom-kafka': customKafka,
+  'kinesis-kafka': (await import('./scenarios/kinesis-kafka.mjs')).kinesisKafka,
+  'amqp-stream-kafka': (await import('./scenarios/amqp-stream-kafka.mjs')).amqpStreamKafka,
+  'amqp-queue-kafka': (await import('./scenarios/amqp-queue-kafka.mjs')).amqpQueueKafka,
+  'rdbms-kafka': (options) => import('./scenarios/rdbms-kafka.mjs').then((file) => file.default(options)),
+  'mysql-kafka': (options) => import('./scenarios/mysql-kafka.mjs').then((file) => file.default(options)),
+  'file-postgres': filePostgres,
+  'kafka-postgres': kafkaPostgres,
+  'mqtt-kafka': (options) => import('./scenarios/mqtt-kafka.mjs').then((module) => module.mqttKafka(options)),
+  'orders-window': (options) =>
+    import('./scenarios/orders-window.mjs').then((file) => file.ordersWindow(options)),
+  'standby-failover': (options) =>
+    import('./scenarios/standby-failover.mjs').then((module) => module.standbyFailover(options)),
+  'scale-out': (options) => import('./scenarios/scale-out.mjs').then((module) => module.scaleOut(options)),
 };

@@ -51,6 +51,9 @@ export function readSettings(environment = process.env) {
   const controllerPort = environment.TIDEMARK_KAFKA_CONTROLLER_PORT
     ? Number(environment.TIDEMARK_KAFKA_CONTROLLER_PORT)
     : firstBroker.port + 1;
+  const securePort = environment.TIDEMARK_KAFKA_SECURE_PORT
+    ? Number(environment.TIDEMARK_KAFKA_SECURE_PORT)
+    : firstBroker.port + 2;
 
   const kinesisEndpoint = environment.TIDEMARK_KINESIS_ENDPOINT || defaults.kinesisEndpoint;
   const kinesisUrl = parseUrl(kinesisEndpoint, 'TIDEMARK_KINESIS_ENDPOINT');
@@ -73,6 +76,7 @@ export function readSettings(environment = process.env) {
       host: firstBroker.host,
       port: firstBroker.port,
       controllerPort,
+      securePort,
       libraryDirectory: path.join(cacheHome, 'tidemark', `kafka-${kafkaVersion}`, 'libs'),
       directory: path.join(stateDirectory, 'kafka'),
     },

@@ -2,6 +2,13 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { kafkaVersion, repositoryRoot } from './addresses.mjs';
+import {
+  ensureCertificates,
+  ensureScramUser,
+  scramFormatArguments,
+  securityFiles,
+  securityProperties,
+} from './kafka-security.mjs';
 import { findExecutable, runCommand } from './processes.mjs';
 
 export const kafkaMarker = 'kafka.Kafka';
@@ -30,13 +37,18 @@ function requireJava() {
 }
 
 /**
- * Makes sure the broker's jars are in `libraryDirectory`, resolving them with Maven on first use.
- * The copy goes to a temporary folder renamed into place, so a half-finished download is never used.
+ * Makes sure the broker's jars (or those of another pom under tools/, e.g. the bench's peers) are
+ * in `libraryDirectory`, resolving them with Maven on first use. The copy goes to a temporary
+ * folder renamed into place, so a half-finished download is never used.
  */
-export function ensureKafkaLibraries(libraryDirectory, report) {
+export function ensureKafkaLibraries(
+  libraryDirectory,
+  report,
+  { pom = path.join('tools', 'kafka', 'pom.xml'), jars = requiredJars } = {},
+) {
   if (existsSync(libraryDirectory)) {
     const present = new Set(readdirSync(libraryDirectory));
-    if (requiredJars.every((jar) => present.has(jar))) return;
+    if (jars.every((jar) => present.has(jar))) return;
   }
   const maven = findExecutable('mvn');
   if (!maven)
@@ -51,7 +63,7 @@ export function ensureKafkaLibraries(libraryDirectory, report) {
       '-q',
       '-B',
       '-f',
-      path.join(repositoryRoot, 'tools', 'kafka', 'pom.xml'),
+      path.join(repositoryRoot, pom),
       'dependency:copy-dependencies',
       `-DoutputDirectory=${temporary}`,
       '-DincludeScope=runtime',
@@ -68,18 +80,20 @@ export function ensureKafkaLibraries(libraryDirectory, report) {
   renameSync(temporary, libraryDirectory);
 }
 
-function serverProperties({ host, port, controllerPort, dataDirectory }) {
+function serverProperties({ host, port, controllerPort, securePort, dataDirectory, directory }) {
   const advertisedHost = host.includes(':') ? `[${host}]` : host;
+  const secure = `SASL_SSL://${advertisedHost}:${securePort}`;
   return `${[
     '# Written by `npm run services -- up`; rewritten on every start.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${advertisedHost}:${controllerPort}`,
-    `listeners=PLAINTEXT://${advertisedHost}:${port},CONTROLLER://${advertisedHost}:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${advertisedHost}:${port}`,
+    `listeners=PLAINTEXT://${advertisedHost}:${port},CONTROLLER://${advertisedHost}:${controllerPort},${secure}`,
+    `advertised.listeners=PLAINTEXT://${advertisedHost}:${port},${secure}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL',
+    ...securityProperties(directory),
     `log.dirs=${dataDirectory}`,
     'num.partitions=1',
     'default.replication.factor=1',
@@ -93,11 +107,15 @@ function serverProperties({ host, port, controllerPort, dataDirectory }) {
     '# One node: after an unclean stop the broker re-registers once its old session expires; keep that short.',
     'broker.session.timeout.ms=3000',
     'broker.heartbeat.interval.ms=1000',
-    '# Tests create many small topics: small segments, short retention, a small cleaner buffer.',
+    '# Tests create many small topics: small segments, a small cleaner buffer.',
+    '# No time retention: tests write records with timestamps from past years (start-time and',
+    '# rowtime cases), and time retention runs on record timestamps, so such a topic would be',
+    '# emptied at the next retention check, mid-test. Disk is bounded per partition instead,',
+    '# above the largest benchmark backlog.',
     'log.segment.bytes=8388608',
     'log.index.size.max.bytes=1048576',
-    'log.retention.bytes=33554432',
-    'log.retention.hours=24',
+    'log.retention.ms=-1',
+    'log.retention.bytes=4294967296',
     'log.retention.check.interval.ms=60000',
     'log.cleaner.dedupe.buffer.size=8388608',
     'offsets.topic.segment.bytes=8388608',
@@ -125,9 +143,11 @@ export function prepareKafka(settings, report) {
   ensureKafkaLibraries(settings.libraryDirectory, report);
   const files = kafkaFiles(settings.directory);
   mkdirSync(settings.directory, { recursive: true });
+  ensureCertificates(settings.directory, report);
   writeFileSync(
     files.serverProperties,
     serverProperties({ ...settings, dataDirectory: files.dataDirectory }),
+    { mode: 0o600 },
   );
   writeFileSync(files.log4jProperties, log4jProperties);
 
@@ -149,13 +169,27 @@ export function prepareKafka(settings, report) {
       clusterId,
       '-c',
       files.serverProperties,
+      ...scramFormatArguments(),
     ]);
     if (format.code !== 0) throw new Error(`formatting the KRaft storage failed:\n${format.output}`);
+    writeFileSync(securityFiles(settings.directory).scramMarker, 'SCRAM-SHA-512, at format\n');
     report(`formatted KRaft storage in ${files.dataDirectory} (cluster ${clusterId})`);
   }
   return {
     command: java,
     args: ['-Xmx768m', '-Xms256m', '-cp', classpath, log4jOption, kafkaMarker, files.serverProperties],
     files,
+    /** Once the broker answers: the SCRAM user of a data folder formatted without it. */
+    afterStart: (afterReport) =>
+      ensureScramUser(
+        {
+          java,
+          classpath,
+          log4jOption,
+          bootstrap: `${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`,
+          directory: settings.directory,
+        },
+        afterReport,
+      ),
   };
 }

@@ -27,7 +27,7 @@ export function kinesisCommand({ protocol, port, directory }) {
   try {
     packageDirectory = path.dirname(require.resolve('kinesis-local/package.json'));
   } catch {
-    throw new Error('kinesis-local is not installed: run npm ci (it is a root devDependency)');
+    throw new Error('kinesis-local is not installed: run npm install (it is a root devDependency)');
   }
   return {
     command: process.execPath,

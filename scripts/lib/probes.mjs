@@ -7,7 +7,7 @@ const quietly = async (work) => {
   } catch (error) {
     const message = error instanceof Error ? error.message || error.name : String(error);
     if (/Cannot find (package|module)/.test(message)) {
-      return { ok: false, detail: `client library missing (${message.split('\n')[0]}); run npm ci` };
+      return { ok: false, detail: `client library missing (${message.split('\n')[0]}); run npm install` };
     }
     return { ok: false, detail: message.split('\n')[0] };
   }
@@ -45,6 +45,20 @@ export function probeKafka(brokers) {
         8000,
         'Kafka metadata request',
       );
+      // A broker that just started answers metadata before its group coordinator is ready (the
+      // offsets topic is still being created): offset commits fail until then, so wait for it.
+      await withTimeout(admin.describeGroups(['tidemark-services-probe']), 8000, 'Kafka group coordinator');
+      // Each group's coordinator is the leader of one partition of the offsets topic: wait until
+      // every partition has one, not only the probe group's.
+      const offsets = await withTimeout(
+        admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] }),
+        8000,
+        'Kafka offsets topic metadata',
+      );
+      const partitions = offsets.topics[0]?.partitions ?? [];
+      if (partitions.length === 0 || partitions.some((partition) => partition.leader < 0)) {
+        return { ok: false, detail: 'the offsets topic has partitions without a leader yet' };
+      }
       return { ok: true, detail: `cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s)` };
     } finally {
       await admin.disconnect().catch(() => {});

@@ -3,8 +3,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
-export const sleep = (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+export const sleep = (milliseconds) => delay(milliseconds);
 
 /** Full path of an executable found on PATH or in the sbin folders (RabbitMQ and Mosquitto live there), or undefined. */
 export function findExecutable(name) {

@@ -41,7 +41,8 @@ const done = new Promise((resolve) => {
       idle();
       for (const message of batch.messages) {
         count += 1;
-        const provenance = message.headers?.['tidemark.provenance']?.toString('utf8') ?? '';
+        const header = message.headers?.['tidemark.p'] ?? message.headers?.['tidemark.provenance'];
+        const provenance = header?.toString('utf8').replaceAll('\t', ' | ') ?? '';
         console.log(
           `  ${topic}/${batch.partition}@${message.offset}  ${message.value?.toString('utf8')}  provenance ${provenance}`,
         );

@@ -15,7 +15,7 @@ import {
   uniqueName,
 } from './helpers.js';
 
-const PACKAGES = ['core', 'sdk', 'cli', 'source-file', 'sink-kafka'];
+const PACKAGES = ['core', 'sdk', 'kafka', 'cli', 'source-file', 'sink-kafka'];
 
 describe('packed install: the published tarballs work outside the workspace', () => {
   let root: string;

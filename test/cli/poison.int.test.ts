@@ -123,7 +123,7 @@ describe('tidemark run: poison records per policy', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain("poison record from source 'orders'");
       expect(result.stderr).toContain(
-        "fix: Fix the record or the transform, or set the pipeline's poison policy",
+        "fix: Fix the record or the transform. Or set the pipeline's poison policy",
       );
       expect(result.stderr).not.toMatch(STACK_LINE);
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { main } from './cli.js';
 
-// kafkajs 2.2.4 schedules timers with a negative delay on disconnect, and connectors may use
+// A Kafka client library schedules timers with a negative delay on disconnect, and connectors may use
 // experimental Node APIs (fs.glob): Node warns on stderr for each. Both are harmless and would
 // drown the CLI's own output, so they are dropped; every other warning is printed.
 process.removeAllListeners('warning');

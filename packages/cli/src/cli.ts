@@ -3,7 +3,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { listPlugins } from './commands/plugins.js';
+import { registerRdbmsCommand } from './commands/rdbms.js';
 import { buildFileJsonSchema } from './commands/schema.js';
+import { registerTaskCommands } from './commands/tasks.js';
 import { validateFiles } from './commands/validate.js';
 import { resetWatermarks, showWatermarks } from './commands/watermarks.js';
 import { parseDuration } from './config/duration.js';
@@ -83,7 +85,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       'exit once every source has ended (bounded sources, e.g. files with watch: false)',
     )
     .addOption(new Option('--exit-when-done', 'alias of --until-idle').hideHelp())
-    .option('--no-lease', 'do not hold the Kafka liveness lease (watermarks reset cannot then see this run)')
+    .option('--no-lease', 'do not hold the run lease (watermarks reset cannot then see this run)')
     .action(
       async (
         file: string,
@@ -201,6 +203,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         ].join('\n'),
       );
     });
+
+  registerRdbmsCommand(program, write, io.environment);
+  registerTaskCommands(program, write, io.environment);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -2,6 +2,9 @@
  * @tidemark/cli — the `tidemark` command, and its building blocks for programmatic use:
  * load and validate a YAML configuration, build pipelines from it, and run them.
  */
+
+export { composeTransforms } from '@tidemark/core';
+export { redactSecrets } from '@tidemark/sdk';
 export { type CliIo, main } from './cli.js';
 export { listPlugins } from './commands/plugins.js';
 export { buildFileJsonSchema } from './commands/schema.js';
@@ -21,11 +24,10 @@ export {
   type LoadedSource,
   loadConfigFile,
 } from './config/load.js';
-export { redactSecrets } from './config/redact.js';
 export { type ConfigFile, configFileSchema, type PipelineConfig, pipelineSchema } from './config/schema.js';
 export { discoverConnectors, type InstalledConnector } from './connectors/discover.js';
 export { loadConnector, packageForType } from './connectors/resolve.js';
 export { buildPipeline, effectiveConfiguration } from './runtime/build.js';
 export { PipelineMetrics } from './runtime/metrics.js';
 export { type RunOptions, runCommand } from './runtime/run.js';
-export { composeTransforms, loadTransform } from './runtime/transforms.js';
+export { loadTransform } from './runtime/transforms.js';

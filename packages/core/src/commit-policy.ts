@@ -11,7 +11,10 @@ export interface CommitPolicy {
   readonly maxRecords: number;
   /** Commit after this many payload bytes. */
   readonly maxBytes: number;
-  /** Commit when the transaction has been open this long (ms). */
+  /**
+   * Commit when the transaction has been open this long (ms). The first transaction after an
+   * open or a rewind commits earlier: once a read returns less than a full batch.
+   */
   readonly maxWallMs: number;
   /** Rowtime span (ms) a transaction may not cross; null disables. */
   readonly rowtimeSpanMs: number | null;

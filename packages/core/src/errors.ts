@@ -39,6 +39,14 @@ export const ERROR_CODES = [
   'TIMEOUT',
   /** The retry budget of a pipeline is spent. Not retriable. */
   'RETRIES_EXHAUSTED',
+  /** The server refused the credentials (unknown user, wrong password, missing permission). Not retriable. */
+  'AUTH_FAILED',
+  /** A TLS handshake failed (untrusted or expired certificate, wrong host name, protocol mismatch). Not retriable. */
+  'TLS_FAILED',
+  /** A named resource does not exist on the server (queue, stream, table, topic). Not retriable. */
+  'NOT_FOUND',
+  /** A sink's target does not match what the pipeline writes (missing column, wrong type, NOT NULL). Not retriable. */
+  'SCHEMA_MISMATCH',
   /** Anything else: an unexpected failure inside Tidemark or a client library. Retriable. */
   'INTERNAL',
 ] as const;
@@ -74,6 +82,10 @@ export const RETRIABLE_BY_DEFAULT: Readonly<Record<ErrorCode, boolean>> = {
   STORAGE_FULL: true,
   TIMEOUT: true,
   RETRIES_EXHAUSTED: false,
+  AUTH_FAILED: false,
+  TLS_FAILED: false,
+  NOT_FOUND: false,
+  SCHEMA_MISMATCH: false,
   INTERNAL: true,
 };
 
@@ -121,7 +133,7 @@ export class CommitUncertainError extends TidemarkError {
 export class FencedError extends TidemarkError {
   constructor(message: string, options: TidemarkErrorOptions = {}) {
     super('FENCED', message, {
-      fix: 'Another instance of this pipeline is running; stop one of them (the newer one keeps the pipeline).',
+      fix: 'Another instance took this pipeline over: a second `tidemark run` of it (stop one of them; the newer keeps the pipeline), or `tidemark watermarks reset --force`, which fences a running pipeline on purpose (start it again: it resumes from the reset watermarks).',
       ...options,
     });
     this.name = 'FencedError';

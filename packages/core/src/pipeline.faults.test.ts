@@ -10,8 +10,6 @@ import {
   FakeClock,
   FakeLog,
   FakeQueueBroker,
-  FakeTransactionalSink,
-  FakeTransactionalStore,
   FaultInjector,
   type FaultPoint,
   RedeliverFakeSource,
@@ -21,6 +19,7 @@ import {
   SeekableFakeSource,
   seededRandom,
 } from './test-support/fakes.js';
+import { MemorySinkStore, MemoryTransactionalSink } from './testing/memory-sink.js';
 
 /**
  * Seeded random runs: two seekable partitions and one redeliver queue into the fake
@@ -108,7 +107,7 @@ async function runScenario(seed: number): Promise<RunSummary> {
   };
   const batch = { maxRecords: randomInt(random, 1, 30), maxWaitMs: randomInt(random, 10, 200) };
 
-  const store = new FakeTransactionalStore();
+  const store = new MemorySinkStore(clock.now);
   let result: PipelineResult | undefined;
   let instances = 0;
   while (result?.reason !== 'ended') {
@@ -117,7 +116,7 @@ async function runScenario(seed: number): Promise<RunSummary> {
     if (instances > CHAOS_INSTANCES) faults.enabled = false;
     const partitions = new SeekableFakeSource({ name: 'log', log, clock, faults });
     const queue = new RedeliverFakeSource({ name: 'queue', broker, clock, faults });
-    const sink = new FakeTransactionalSink({ store, clock, faults });
+    const sink = new MemoryTransactionalSink({ store, faults });
     const stopAfterCommits = random() < 0.2 ? randomInt(random, 1, 5) : null;
     let commits = 0;
     const pipeline: Pipeline = new Pipeline({

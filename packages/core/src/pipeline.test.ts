@@ -9,14 +9,13 @@ import {
   FakeClock,
   FakeLog,
   FakeQueueBroker,
-  FakeTransactionalSink,
-  FakeTransactionalStore,
   FaultInjector,
   RedeliverFakeSource,
   recordId,
   SeekableFakeSource,
   seededRandom,
 } from './test-support/fakes.js';
+import { MemorySinkStore, MemoryTransactionalSink } from './testing/memory-sink.js';
 
 /** One seekable source over a log of one partition, the fake sink, a fake clock. */
 function setup(options: { records?: number; sealed?: boolean; rowtimes?: readonly number[] } = {}) {
@@ -27,9 +26,9 @@ function setup(options: { records?: number; sealed?: boolean; rowtimes?: readonl
     : entries('r', options.records ?? 10);
   const log = new FakeLog({ p0: list });
   if (options.sealed ?? true) log.seal();
-  const store = new FakeTransactionalStore();
+  const store = new MemorySinkStore(clock.now);
   const source = new SeekableFakeSource({ name: 'log', log, clock });
-  const sink = new FakeTransactionalSink({ store, clock });
+  const sink = new MemoryTransactionalSink({ store });
   const pipelineOptions = (extra: Partial<PipelineOptions> = {}): PipelineOptions => ({
     id: 'test',
     sources: [source],
@@ -41,6 +40,17 @@ function setup(options: { records?: number; sealed?: boolean; rowtimes?: readonl
   });
   const transactionIds = () => store.transactions.map((transaction) => transaction.records.map(recordId));
   return { clock, log, store, source, sink, pipelineOptions, transactionIds };
+}
+
+/** The fake-clock time of every `begin` of `sink`, in order. */
+function beginTimes(sink: MemoryTransactionalSink, clock: FakeClock): number[] {
+  const begunAt: number[] = [];
+  const begin = sink.begin.bind(sink);
+  sink.begin = async () => {
+    begunAt.push(clock.now());
+    await begin();
+  };
+  return begunAt;
 }
 
 const ids = (prefix: string, from: number, to: number) =>
@@ -64,22 +74,55 @@ describe('commit policy', () => {
   });
 
   it('commits when the transaction has been open maxWallMs', async () => {
-    const { pipelineOptions, store, clock, sink } = setup({ records: 3, sealed: false });
-    const begunAt: number[] = [];
-    const begin = sink.begin.bind(sink);
-    sink.begin = async () => {
-      begunAt.push(clock.now());
-      await begin();
-    };
+    const { pipelineOptions, store, clock, sink, log } = setup({ records: 3, sealed: false });
+    const begunAt = beginTimes(sink, clock);
     const pipeline = new Pipeline(pipelineOptions({ commit: { maxWallMs: 500 }, batch: { maxWaitMs: 40 } }));
+    let appended = false;
+    clock.onSleep = () => {
+      // The first transaction after open commits once caught up; the second waits maxWallMs.
+      if (store.transactions.length === 1 && !appended) {
+        appended = true;
+        log.append('p0', ...entries('s', 3));
+      }
+      if (store.transactions.length > 1) pipeline.stop();
+    };
+    await pipeline.run();
+    expect(store.transactions).toHaveLength(2);
+    const elapsed = store.state.committedAt! - begunAt[1]!;
+    expect(elapsed).toBeGreaterThanOrEqual(500);
+    expect(elapsed).toBeLessThan(540);
+  });
+
+  it('commits the first transaction after open as soon as a read returns less than a full batch', async () => {
+    const { pipelineOptions, store, clock, sink } = setup({ records: 3, sealed: false });
+    const begunAt = beginTimes(sink, clock);
+    const pipeline = new Pipeline(
+      pipelineOptions({ commit: { maxWallMs: 5_000 }, batch: { maxWaitMs: 40 } }),
+    );
     clock.onSleep = () => {
       if (store.transactions.length > 0) pipeline.stop();
     };
     await pipeline.run();
-    expect(store.transactions).toHaveLength(1);
-    const elapsed = store.state.committedAt! - begunAt[0]!;
-    expect(elapsed).toBeGreaterThanOrEqual(500);
-    expect(elapsed).toBeLessThan(540);
+    expect(store.transactions.map((transaction) => transaction.records.map(recordId))).toEqual([
+      ids('r', 0, 3),
+    ]);
+    expect(store.state.committedAt! - begunAt[0]!).toBeLessThan(200);
+  });
+
+  it('commits right after a batch whose source requests it, even an empty one', async () => {
+    const { pipelineOptions, source, transactionIds } = setup({ records: 7 });
+    const read = source.read.bind(source);
+    const script = ['ask', 'plain', 'empty-ask', 'plain'];
+    source.read = async (options: ReadOptions): Promise<SourceBatch> => {
+      const step = script.shift() ?? 'plain';
+      if (step === 'empty-ask') return { records: [], commitRequested: true };
+      const batch = await read(options);
+      return step === 'ask' ? { ...batch, commitRequested: true } : batch;
+    };
+    await new Pipeline(
+      pipelineOptions({ commit: { maxWallMs: 3_600_000, maxRecords: 1_000 }, batch: { maxRecords: 2 } }),
+    ).run();
+    expect(transactionIds()).toEqual([ids('r', 0, 2), ids('r', 2, 4), ids('r', 4, 7)]);
   });
 
   it('aligns transactions to rowtime spans', async () => {
@@ -127,7 +170,7 @@ describe('watermarks and start positions', () => {
     const logB = new FakeLog({ p0: entries('b0', 5), p1: entries('b1', 2) });
     const broker = new FakeQueueBroker('q', entries('q', 4));
     for (const sealed of [logA, logB, broker]) sealed.seal();
-    const store = new FakeTransactionalStore();
+    const store = new MemorySinkStore(clock.now);
     const result = await new Pipeline({
       id: 'many',
       sources: [
@@ -135,7 +178,7 @@ describe('watermarks and start positions', () => {
         new SeekableFakeSource({ name: 'b', log: logB, clock }),
         new RedeliverFakeSource({ name: 'queue', broker, clock }),
       ],
-      sink: new FakeTransactionalSink({ store, clock }),
+      sink: new MemoryTransactionalSink({ store }),
       commit: { maxRecords: 2 },
       now: clock.now,
       sleep: clock.sleep,
@@ -287,7 +330,8 @@ describe('poison policy', () => {
       ['r-2', 'dead-letter'],
       ['r-3', 'main'],
     ]);
-    expect(records[2]!.headers).toMatchObject({ 'tidemark.error': 'not JSON', 'tidemark.source': 'log' });
+    expect(records[2]!.headers['tidemark.source']).toBe('log');
+    expect(records[2]!.headers['tidemark.error']).toMatch(/^not JSON \(source 'log'/);
   });
 
   it('treats a transform that throws as poison, but retries a retriable TidemarkError', async () => {
@@ -311,9 +355,74 @@ describe('poison policy', () => {
     ]);
   });
 
+  it('promotes rowtimes by the rowtime rule and reports source progress through the observer', async () => {
+    const { pipelineOptions, source, store } = setup({ records: 3 });
+    Object.assign(source, { progress: async () => ({ done: 2, total: 3 }) });
+    const progress: unknown[] = [];
+    await new Pipeline(
+      pipelineOptions({
+        rowtime: { from: 'provenance', column: 'fake.index', format: 'epoch-s' },
+        observer: { onProgress: (info) => progress.push(info) },
+      }),
+    ).run();
+    expect(store.records.map((record) => record.rowtime)).toEqual([0, 1000, 2000]);
+    expect(progress[0]).toEqual({ source: 'log', done: 2, total: 3 });
+  });
+
+  describe('records the sink can never write (checkRecords)', () => {
+    const rejecting = () => {
+      const context = setup({ records: 4 });
+      const sink = new MemoryTransactionalSink({
+        store: context.store,
+        rejectRecord: (record) => (recordId(record) === 'r-2' ? 'value is not JSON' : undefined),
+      });
+      return {
+        ...context,
+        sink,
+        options: (extra: Partial<PipelineOptions>) => context.pipelineOptions({ sink, ...extra }),
+      };
+    };
+
+    it("'dead-letter' routes them to the dead-letter output in the same transaction", async () => {
+      const { options, store } = rejecting();
+      await new Pipeline(options({ poison: 'dead-letter' })).run();
+      expect(store.transactions).toHaveLength(1);
+      const records = store.transactions[0]!.records;
+      expect(records.map((record) => `${recordId(record)}:${record.route ?? 'main'}`)).toEqual([
+        'r-0:main',
+        'r-1:main',
+        'r-2:dead-letter',
+        'r-3:main',
+      ]);
+      expect(records[2]!.headers).toMatchObject({
+        'tidemark.error': expect.stringContaining('value is not JSON'),
+        'tidemark.source': 'log',
+        'tidemark.pipeline': 'test',
+      });
+    });
+
+    it("'skip' drops them and commits the position past them", async () => {
+      const { options, store } = rejecting();
+      const poisoned: string[] = [];
+      await new Pipeline(
+        options({ poison: 'skip', observer: { onPoison: (info) => poisoned.push(info.error) } }),
+      ).run();
+      expect(store.records.map(recordId)).toEqual(['r-0', 'r-1', 'r-3']);
+      expect(store.state.watermarks).toEqual({ log: { p0: 4 } });
+      expect(poisoned).toEqual([expect.stringContaining('value is not JSON')]);
+    });
+
+    it("'fail' stops the pipeline before the transaction writes them", async () => {
+      const { options, store } = rejecting();
+      const error = await new Pipeline(options({ poison: 'fail' })).run().catch((thrown: unknown) => thrown);
+      expect(TidemarkError.hasCode(error, 'POISON_RECORD')).toBe(true);
+      expect(store.records).toEqual([]);
+    });
+  });
+
   it('refuses dead-letter with a sink that has no dead-letter output', () => {
-    const { pipelineOptions, store, clock } = setup();
-    const sink = new FakeTransactionalSink({ store, clock, deadLetter: false });
+    const { pipelineOptions, store } = setup();
+    const sink = new MemoryTransactionalSink({ store, deadLetter: false });
     expect(() => new Pipeline(pipelineOptions({ sink, poison: 'dead-letter' }))).toThrow(/dead-letter/);
   });
 });
@@ -326,8 +435,8 @@ describe('failures', () => {
     });
     const log = new FakeLog({ p0: entries('r', 60) });
     log.seal();
-    const store = new FakeTransactionalStore();
-    const sink = new FakeTransactionalSink({ store, clock, faults });
+    const store = new MemorySinkStore(clock.now);
+    const sink = new MemoryTransactionalSink({ store, faults });
     const result = await new Pipeline({
       id: 'uncertain',
       sources: [new SeekableFakeSource({ name: 'log', log, clock })],
@@ -354,11 +463,11 @@ describe('failures', () => {
     broker.seal();
     const faults = new FaultInjector(() => 0, { rates: { 'source.acknowledge': 1 }, limit: 1 });
     const queue = new RedeliverFakeSource({ name: 'queue', broker, clock, faults });
-    const store = new FakeTransactionalStore();
+    const store = new MemorySinkStore(clock.now);
     const result = await new Pipeline({
       id: 'ack',
       sources: [queue],
-      sink: new FakeTransactionalSink({ store, clock }),
+      sink: new MemoryTransactionalSink({ store }),
       now: clock.now,
       sleep: clock.sleep,
     }).run();
@@ -374,12 +483,12 @@ describe('failures', () => {
     const clock = new FakeClock();
     const broker = new FakeQueueBroker('q', entries('q', 6));
     broker.seal();
-    const store = new FakeTransactionalStore();
+    const store = new MemorySinkStore(clock.now);
     const crash = new FaultInjector(() => 0, { rates: { 'source.acknowledge': 1 }, crashRate: 1, limit: 1 });
     const options = (faults?: FaultInjector): PipelineOptions => ({
       id: 'redeliver',
       sources: [new RedeliverFakeSource({ name: 'queue', broker, clock, ...(faults && { faults }) })],
-      sink: new FakeTransactionalSink({ store, clock }),
+      sink: new MemoryTransactionalSink({ store }),
       commit: { maxRecords: 4 },
       now: clock.now,
       sleep: clock.sleep,
@@ -416,8 +525,8 @@ describe('failures', () => {
         await close();
       };
     }
-    const store = new FakeTransactionalStore();
-    const sink = new FakeTransactionalSink({ store, clock });
+    const store = new MemorySinkStore(clock.now);
+    const sink = new MemoryTransactionalSink({ store });
     const result = await new Pipeline({
       id: 'open',
       sources: [first, second],
@@ -456,7 +565,7 @@ describe('failures', () => {
   });
 
   it('stops at once after abort on FENCED: a newer instance took over', async () => {
-    const { pipelineOptions, store, clock, sink } = setup({ records: 6 });
+    const { pipelineOptions, store, sink } = setup({ records: 6 });
     const pipeline = new Pipeline(
       pipelineOptions({
         commit: { maxRecords: 2 },
@@ -464,7 +573,7 @@ describe('failures', () => {
           onCommit: () => {
             // A second instance opens the same sink identity: this one is now a zombie.
             if (store.transactions.length === 1)
-              void new FakeTransactionalSink({ store, clock }).open({ pipelineId: 'test' });
+              void new MemoryTransactionalSink({ store }).open({ pipelineId: 'test' });
           },
         },
       }),
@@ -483,7 +592,10 @@ describe('failures', () => {
       if (reads === 2) throw new TidemarkError('CONFIG_INVALID', 'topic does not exist');
       return read(options);
     };
-    await expect(new Pipeline(pipelineOptions()).run()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    // Full batches: the first transaction stays open (a short one would commit, caught up).
+    await expect(new Pipeline(pipelineOptions({ batch: { maxRecords: 3 } })).run()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
     expect(reads).toBe(2);
     expect(store.transactions).toEqual([]);
     expect(sink.calls).toEqual(['open', 'begin', 'write', 'abort', 'close']);

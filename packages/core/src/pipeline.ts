@@ -1,3 +1,7 @@
+// Over 400 lines on purpose: the exactly-once loop (open, read, consume, commit, acknowledge,
+// and the settle/recover/rewind protocol after a failure) shares the open transaction and the
+// sink phase; the commit policy, the poison stage, rowtime promotion and transform chains are
+// in their own modules.
 import {
   backoffMs,
   type CommitPolicy,
@@ -6,18 +10,18 @@ import {
   resolveCommitPolicy,
   rowtimeSpanOf,
 } from './commit-policy.js';
-import {
-  type BackOffError,
-  CommitUncertainError,
-  PoisonRecordError,
-  TidemarkError,
-  toTidemarkError,
-} from './errors.js';
+import { sleep } from './deadline.js';
+import { type BackOffError, CommitUncertainError, TidemarkError, toTidemarkError } from './errors.js';
 import type { JsonValue } from './json.js';
 import { type Logger, silentLogger } from './logger.js';
+import { type PoisonPolicy, PoisonStage } from './poison.js';
 import { recordBytes, type SinkRecord, type SourcePosition, type TidemarkRecord } from './record.js';
+import { instrumentSource, type RowtimeRule } from './rowtime.js';
 import type { TransactionalSink } from './sink.js';
 import type { ReadOptions, Source, SourceBatch } from './source.js';
+import type { StagesSpec } from './stages/chain.js';
+import { checkStagesConfiguration, PipelineStages, type PipelineStagesStats } from './stages/runtime.js';
+import { composeTransforms, type Transform } from './transforms.js';
 import {
   type CommittedState,
   EMPTY_COMMITTED_STATE,
@@ -26,24 +30,6 @@ import {
   type Watermark,
   watermarksEqual,
 } from './watermark.js';
-
-/** What to do with a record that a transform (or its source) cannot process. */
-export type PoisonPolicy = 'fail' | 'skip' | 'dead-letter';
-
-/**
- * A record transform: returns the record (possibly changed), several records, or null/[] to
- * drop it. It may be async. It must be deterministic for exactly-once: a replayed record must
- * produce the same output. Throwing marks the record as poison, except a retriable
- * TidemarkError (a lookup service unreachable, say): that aborts the transaction and the
- * runtime rewinds and retries like any other retriable failure.
- */
-export type Transform = (
-  record: TidemarkRecord,
-) =>
-  | TidemarkRecord
-  | readonly TidemarkRecord[]
-  | null
-  | Promise<TidemarkRecord | readonly TidemarkRecord[] | null>;
 
 export interface BatchLimits {
   /** Records read from a source per read call. */
@@ -74,6 +60,10 @@ export interface PipelineObserver {
   onAbort?(info: { reason: string }): void;
   onRewind?(info: { error: TidemarkError; failures: number; backoffMs: number }): void;
   onPoison?(info: { source: string; action: PoisonPolicy; error: string }): void;
+  /** A sample of `source.lag()` (at most every 5 s per source, between reads). */
+  onLag?(info: { source: string; lag: number }): void;
+  /** A sample of `source.progress()` (at most every 5 s per source, between reads). */
+  onProgress?(info: { source: string; done: number; total?: number }): void;
 }
 
 export interface PipelineOptions {
@@ -83,7 +73,12 @@ export interface PipelineOptions {
   /** Source names must be unique: they key the watermarks. */
   readonly sources: readonly Source[];
   readonly sink: TransactionalSink;
-  readonly transform?: Transform;
+  /** One transform, or steps chained in order (each gets every record the previous produced). */
+  readonly transform?: Transform | readonly Transform[];
+  /** Promotes each record's rowtime from a provenance column or a JSON field before anything else sees it. */
+  readonly rowtime?: RowtimeRule;
+  /** T-sort and window stages after rowtime promotion and transforms (`stagesSpecOf`, docs/windows.md). */
+  readonly stages?: StagesSpec;
   readonly commit?: Partial<CommitPolicy>;
   readonly retry?: Partial<RetryPolicy>;
   readonly batch?: Partial<BatchLimits>;
@@ -116,6 +111,8 @@ export interface PipelineStatus {
   readonly lastCommitAt: number | null;
   readonly committed: CommittedState;
   readonly lastError: string | null;
+  /** Counters of the t-sort and window stages, when the pipeline has them. */
+  readonly stages?: PipelineStagesStats;
 }
 
 /** Result of {@link Pipeline.run}. */
@@ -134,6 +131,8 @@ interface PendingRecord {
 interface PendingBatch {
   readonly records: readonly PendingRecord[];
   readonly advance: { readonly sourceIndex: number; readonly watermark: Watermark } | undefined;
+  /** A source asked for a commit after this batch (see SourceBatch.commitRequested). */
+  readonly commitRequested?: boolean;
 }
 
 /**
@@ -156,18 +155,6 @@ interface OpenTransaction {
   owned: Set<string>;
 }
 
-const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-
 /**
  * The exactly-once loop: read → transform → write → commit → acknowledge.
  *
@@ -186,7 +173,10 @@ export class Pipeline {
   readonly #policy: CommitPolicy;
   readonly #retry: RetryPolicy;
   readonly #batch: BatchLimits;
-  readonly #poison: PoisonPolicy;
+  readonly #sources: readonly Source[];
+  readonly #transform: Transform | undefined;
+  readonly #poisonStage: PoisonStage;
+  readonly #stages: PipelineStages | undefined;
   readonly #logger: Logger;
   readonly #observer: PipelineObserver;
   readonly #now: () => number;
@@ -207,6 +197,13 @@ export class Pipeline {
   #recordsOut = 0;
   #commits = 0;
   #rewinds = 0;
+  /**
+   * True from an open or rewind until the first commit after it: that transaction (the replay
+   * from the committed watermark, and what arrived meanwhile) commits as soon as a read returns
+   * less than a full batch (the sources had no more at hand), so a restarted pipeline's output
+   * shows without waiting a full commit interval.
+   */
+  #catchingUp = false;
   #lastError: string | null = null;
 
   constructor(options: PipelineOptions) {
@@ -240,11 +237,33 @@ export class Pipeline {
     this.#policy = resolveCommitPolicy(options.commit);
     this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.#batch = { ...DEFAULT_BATCH_LIMITS, ...options.batch };
-    this.#poison = options.poison ?? 'fail';
     this.#logger = (options.logger ?? silentLogger).child({ pipeline: options.id });
     this.#observer = options.observer ?? {};
+    const observer = this.#observer;
+    this.#sources = options.sources.map((source) =>
+      instrumentSource(source, {
+        rowtime: options.rowtime,
+        onLag: observer.onLag && ((lag) => observer.onLag?.({ source: source.name, lag })),
+        onProgress:
+          observer.onProgress && ((progress) => observer.onProgress?.({ source: source.name, ...progress })),
+        ...(options.now ? { now: options.now } : {}),
+      }),
+    );
+    const transform = options.transform;
+    this.#transform = composeTransforms(typeof transform === 'function' ? [transform] : (transform ?? []));
+    this.#poisonStage = new PoisonStage({
+      pipelineId: options.id,
+      policy: options.poison ?? 'fail',
+      transform: this.#transform,
+      logger: this.#logger,
+      onPoison: observer.onPoison && ((info) => observer.onPoison?.(info)),
+    });
+    if (options.stages && (options.stages.tsort || options.stages.window)) {
+      checkStagesConfiguration({ pipelineId: options.id, spec: options.stages, ...options });
+      this.#stages = new PipelineStages(options.stages, this.#transform, this.#poisonStage);
+    }
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? abortableSleep;
+    this.#sleep = options.sleep ?? sleep;
     this.#ended = options.sources.map(() => false);
   }
 
@@ -260,6 +279,7 @@ export class Pipeline {
       lastCommitAt: this.#committed.committedAt,
       committed: this.#committed,
       lastError: this.#lastError,
+      ...(this.#stages ? { stages: this.#stages.stats() } : {}),
     };
   }
 
@@ -363,7 +383,8 @@ export class Pipeline {
 
   /** Opens the sink, then every source at its committed watermark; on failure closes all of them. */
   async #open(): Promise<void> {
-    const { sink, sources, id, taskId } = this.#options;
+    const { sink, id, taskId } = this.#options;
+    const sources = this.#sources;
     this.#transaction = null;
     this.#carry = NOTHING_PENDING;
     this.#ended = sources.map(() => false);
@@ -372,8 +393,11 @@ export class Pipeline {
       this.#committed = await sink.open(
         taskId === undefined ? { pipelineId: id } : { pipelineId: id, taskId },
       );
+      const starts = this.#stages
+        ? await this.#stages.restart(this.#committed, sources)
+        : this.#committed.watermarks;
       for (const source of sources) {
-        await source.open(this.#committed.watermarks[source.name] ?? null);
+        await source.open(starts[source.name] ?? null);
       }
     } catch (error) {
       // Leave nothing half-open: the next attempt opens everything afresh.
@@ -382,6 +406,7 @@ export class Pipeline {
     }
     this.#acknowledged = { ...this.#committed.watermarks };
     this.#lastActivityAt = this.#now();
+    this.#catchingUp = true;
     this.#logger.info(
       { watermarks: this.#committed.watermarks, rowtime: this.#committed.rowtime },
       'pipeline opened at committed watermark',
@@ -398,9 +423,13 @@ export class Pipeline {
     this.#carry = NOTHING_PENDING;
     this.#ended = sources.map(() => false);
     await this.#acknowledgeCommitted();
+    const starts = this.#stages
+      ? await this.#stages.restart(this.#committed, sources)
+      : this.#committed.watermarks;
     for (const source of sources) {
-      await source.seek(this.#committed.watermarks[source.name] ?? null);
+      await source.seek(starts[source.name] ?? null);
     }
+    this.#catchingUp = true;
   }
 
   /**
@@ -431,11 +460,14 @@ export class Pipeline {
     while (true) {
       const pending = this.#carry.records.length > 0 ? this.#takeCarry() : await this.#readNext(signal);
       const spanBreak = await this.#consume(pending);
-      const open = this.#transaction;
       const allEnded = this.#carry.records.length === 0 && this.#ended.every(Boolean);
+      if (allEnded && this.#stages?.needsFlush) await this.#write(await this.#stages.flush());
+      const open = this.#transaction;
       if (open) {
         const due =
           spanBreak ||
+          (this.#catchingUp && pending.records.length < this.#batch.maxRecords) ||
+          pending.commitRequested === true ||
           signal.aborted ||
           allEnded ||
           open.records >= policy.maxRecords ||
@@ -443,6 +475,7 @@ export class Pipeline {
           this.#now() - open.startedAt >= policy.maxWallMs;
         if (!due) continue;
         await this.#commit(open);
+        this.#catchingUp = false;
         return allEnded && stopWhenEnded ? 'ended' : 'committed';
       }
       if (allEnded && stopWhenEnded) return 'ended';
@@ -465,21 +498,37 @@ export class Pipeline {
    * transaction, and true is returned so the current one commits.
    */
   async #consume(pending: PendingBatch): Promise<boolean> {
-    const { sources, sink } = this.#options;
+    const { sink } = this.#options;
+    const sources = this.#sources;
     const spanMs = this.#policy.rowtimeSpanMs;
-    const outputs: SinkRecord[] = [];
+    let outputs: SinkRecord[] = [];
+    // Source of each output, kept only when the sink checks records (to name it in dead letters).
+    const outputSources: number[] | undefined = sink.checkRecords ? [] : undefined;
     let consumed = 0;
     // The hot path: one await per batch, not per record, when there is nothing to transform.
     const open = pending.records.length > 0 ? await this.#ensureTransaction() : null;
-    const direct = this.#options.transform === undefined;
+    const direct = this.#transform === undefined;
     for (const item of pending.records) {
       const { record } = item;
       const span = spanMs === null ? null : rowtimeSpanOf(record.rowtime, spanMs);
       if (open === null) break;
       if (span !== null && open.span !== null && span !== open.span) break;
-      if (direct && record.poison === undefined) outputs.push(record);
-      else for (const output of await this.#process(item)) outputs.push(output);
-      this.#advance(open, sources[item.sourceIndex]!.name, record.position);
+      if (this.#stages) {
+        for (const output of await this.#stages.consume(record, sources[item.sourceIndex]!.name)) {
+          outputs.push(output);
+          outputSources?.push(item.sourceIndex);
+        }
+      } else if (direct && record.poison === undefined) {
+        outputs.push(record);
+        outputSources?.push(item.sourceIndex);
+      } else {
+        const name = sources[item.sourceIndex]!.name;
+        for (const output of await this.#poisonStage.process(record, name)) {
+          outputs.push(output);
+          outputSources?.push(item.sourceIndex);
+        }
+      }
+      if (!this.#stages) this.#advance(open, sources[item.sourceIndex]!.name, record.position);
       open.records += 1;
       open.bytes += recordBytes(record);
       open.rowtime = record.rowtime;
@@ -492,21 +541,36 @@ export class Pipeline {
     } else if (pending.advance) {
       const open = await this.#ensureTransaction();
       const name = sources[pending.advance.sourceIndex]!.name;
-      open.watermarks[name] = { ...mergeWatermarks(open.watermarks[name], pending.advance.watermark) };
+      const advance = this.#stages
+        ? this.#stages.unheld(name, pending.advance.watermark)
+        : pending.advance.watermark;
+      open.watermarks[name] = { ...mergeWatermarks(open.watermarks[name], advance) };
       open.owned.add(name);
     }
-    if (outputs.length > 0) {
-      await sink.write(outputs);
-      let deadLettered = 0;
-      let bytes = 0;
-      for (const output of outputs) {
-        if (output.route === 'dead-letter') deadLettered += 1;
-        bytes += recordBytes(output);
-      }
-      this.#recordsOut += outputs.length - deadLettered;
-      this.#observer.onWrite?.({ records: outputs.length - deadLettered, deadLettered, bytes });
+    if (outputSources && outputs.length > 0) {
+      outputs = this.#poisonStage.checkSinkRecords(
+        sink,
+        outputs,
+        (index) => sources[outputSources[index]!]!.name,
+      );
     }
+    await this.#write(outputs);
     return spanBreak;
+  }
+
+  /** Writes outputs into the open transaction, beginning one if needed. */
+  async #write(outputs: SinkRecord[]): Promise<void> {
+    if (outputs.length === 0) return;
+    await this.#ensureTransaction();
+    await this.#options.sink.write(outputs);
+    let deadLettered = 0;
+    let bytes = 0;
+    for (const output of outputs) {
+      if (output.route === 'dead-letter') deadLettered += 1;
+      bytes += recordBytes(output);
+    }
+    this.#recordsOut += outputs.length - deadLettered;
+    this.#observer.onWrite?.({ records: outputs.length - deadLettered, deadLettered, bytes });
   }
 
   /** Moves the transaction's watermark of `name` past `position`, copying it on first change. */
@@ -532,7 +596,7 @@ export class Pipeline {
    * transaction holds at most `commit.maxRecords` records.
    */
   async #readNext(signal: AbortSignal): Promise<PendingBatch> {
-    const { sources } = this.#options;
+    const sources = this.#sources;
     const count = sources.length;
     for (let attempt = 0; attempt < count; attempt += 1) {
       const index = (this.#nextSource + attempt) % count;
@@ -557,7 +621,11 @@ export class Pipeline {
       });
       if (batch.end) this.#ended[index] = true;
       const hasAdvance = batch.advance !== undefined && Object.keys(batch.advance).length > 0;
-      if (batch.records.length === 0 && !hasAdvance) continue;
+      if (batch.records.length === 0 && !hasAdvance) {
+        if (batch.commitRequested === true && open !== null)
+          return { ...NOTHING_PENDING, commitRequested: true };
+        continue;
+      }
       this.#nextSource = (index + 1) % count;
       let bytes = 0;
       for (const record of batch.records) bytes += recordBytes(record);
@@ -566,6 +634,7 @@ export class Pipeline {
       return {
         records: batch.records.map((record) => ({ sourceIndex: index, record })),
         advance: hasAdvance ? { sourceIndex: index, watermark: batch.advance! } : undefined,
+        commitRequested: batch.commitRequested === true,
       };
     }
     return NOTHING_PENDING;
@@ -604,57 +673,6 @@ export class Pipeline {
     return this.#transaction;
   }
 
-  /** Transforms one record and applies the poison policy. */
-  async #process(item: PendingRecord): Promise<SinkRecord[]> {
-    const { record } = item;
-    const sourceName = this.#options.sources[item.sourceIndex]!.name;
-    let failure: string | undefined = record.poison;
-    let produced: readonly TidemarkRecord[] = [];
-    if (failure === undefined) {
-      try {
-        const result = this.#options.transform ? await this.#options.transform(record) : record;
-        produced =
-          result === null
-            ? []
-            : Array.isArray(result)
-              ? (result as readonly TidemarkRecord[])
-              : [result as TidemarkRecord];
-      } catch (thrown) {
-        if (TidemarkError.isInstance(thrown) && thrown.retriable) throw thrown;
-        failure = thrown instanceof Error ? thrown.message : String(thrown);
-      }
-    }
-    if (failure === undefined) return produced as SinkRecord[];
-    this.#observer.onPoison?.({ source: sourceName, action: this.#poison, error: failure });
-    const where = JSON.stringify(record.provenance);
-    switch (this.#poison) {
-      case 'fail':
-        throw new PoisonRecordError(`poison record from source '${sourceName}' at ${where}: ${failure}`, {
-          fix: "Fix the record or the transform, or set the pipeline's poison policy to 'dead-letter' or 'skip'.",
-          details: { source: sourceName, provenance: record.provenance },
-        });
-      case 'skip':
-        this.#logger.warn(
-          { source: sourceName, provenance: record.provenance, err: failure },
-          'skipped poison record',
-        );
-        return [];
-      case 'dead-letter':
-        return [
-          {
-            ...record,
-            headers: {
-              ...record.headers,
-              'tidemark.error': failure,
-              'tidemark.source': sourceName,
-              'tidemark.pipeline': this.id,
-            },
-            route: 'dead-letter',
-          },
-        ];
-    }
-  }
-
   /**
    * Commits the open transaction with every source's watermark, then acknowledges. A commit
    * failure that is retriable is reported as COMMIT_UNCERTAIN (the sink is recovered, never
@@ -662,7 +680,11 @@ export class Pipeline {
    */
   async #commit(open: OpenTransaction): Promise<void> {
     const started = this.#now();
-    const rowtime = open.rowtime ?? this.#committed.rowtime;
+    if (this.#stages) {
+      for (const { source, position } of this.#stages.takeCommittable())
+        this.#advance(open, source, position);
+    }
+    const rowtime = (this.#stages ? this.#stages.committedRowtime : open.rowtime) ?? this.#committed.rowtime;
     const watermarks: PipelineWatermarks = open.watermarks;
     this.#sinkPhase = 'committing';
     try {
@@ -693,7 +715,7 @@ export class Pipeline {
    * acknowledgement is retried after the rewind.
    */
   async #acknowledgeCommitted(): Promise<void> {
-    for (const source of this.#options.sources) {
+    for (const source of this.#sources) {
       const watermark = this.#committed.watermarks[source.name];
       if (watermark === undefined || watermarksEqual(watermark, this.#acknowledged[source.name])) continue;
       await source.acknowledge(watermark);
@@ -703,7 +725,7 @@ export class Pipeline {
 
   async #closeAll(): Promise<void> {
     this.#sinkPhase = 'idle';
-    for (const source of this.#options.sources) {
+    for (const source of this.#sources) {
       try {
         await source.close();
       } catch (error) {

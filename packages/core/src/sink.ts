@@ -1,4 +1,4 @@
-import { TidemarkError } from './errors.js';
+import { type PoisonRecordError, TidemarkError } from './errors.js';
 import type { SinkRecord } from './record.js';
 import type { CommittedState, PipelineWatermarks } from './watermark.js';
 
@@ -7,6 +7,14 @@ export interface PipelineIdentity {
   readonly pipelineId: string;
   /** Task number when a pipeline runs several tasks; undefined for one. */
   readonly taskId?: string;
+}
+
+/**
+ * The one written form of an identity: `<pipelineId>` or `<pipelineId>/<taskId>`. Sinks use it
+ * wherever they name the pipeline (headers, transactional ids, watermark keys).
+ */
+export function identityName(identity: PipelineIdentity): string {
+  return identity.taskId === undefined ? identity.pipelineId : `${identity.pipelineId}/${identity.taskId}`;
 }
 
 /** What `commit` stores atomically with the data. */
@@ -61,6 +69,16 @@ export interface TransactionalSink {
   recover(): Promise<CommittedState>;
   /** Aborts any open transaction and releases the client. Idempotent. */
   close(): Promise<void>;
+
+  /**
+   * Optional: the records of `records` (by index) this sink can never write, such as a value
+   * that does not match the sink's value format. Pure: no I/O, legal in any state, also on an
+   * unopened sink. The runtime calls it before a transaction's `write` and hands the flagged
+   * records to the pipeline's poison policy (skip, dead-letter, fail), so they never reach
+   * `write` on the main route. Records routed `dead-letter` are written as they are and should
+   * not be flagged for the main output's format.
+   */
+  checkRecords?(records: readonly SinkRecord[]): ReadonlyMap<number, PoisonRecordError>;
 }
 
 export type SinkState = 'closed' | 'idle' | 'transaction' | 'uncertain' | 'failed';

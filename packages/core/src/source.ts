@@ -20,6 +20,12 @@ export interface SourceCapabilities {
   readonly bounded: boolean;
 }
 
+/** Progress of a source through a finite phase, see {@link Source.progress}. */
+export interface SourceProgress {
+  readonly done: number;
+  readonly total?: number;
+}
+
 /** A batch returned by {@link Source.read}. */
 export interface SourceBatch {
   /** Records in source order. May be empty (nothing arrived within the poll time). */
@@ -31,6 +37,12 @@ export interface SourceBatch {
   readonly advance?: Watermark;
   /** True when a bounded source has nothing more, ever. */
   readonly end?: boolean;
+  /**
+   * Asks the runtime to commit the open transaction after this batch, without waiting for the
+   * commit policy: the source holds acknowledgements its broker waits for before it sends more
+   * (a redeliver source whose in-flight window is full or idle). May come with no records.
+   */
+  readonly commitRequested?: boolean;
 }
 
 export interface ReadOptions {
@@ -92,6 +104,14 @@ export interface Source {
 
   /** Records behind the head of the source, where known (for metrics). */
   lag?(): Promise<number | undefined>;
+
+  /**
+   * Optional: how far a long finite phase (a table backfill) has come: `done` units (rows,
+   * files) of `total` when known; undefined when there is no such phase (any more). Called
+   * between reads for the status line and the `tidemark_source_progress` gauge; never
+   * concurrent with other calls.
+   */
+  progress?(): Promise<SourceProgress | undefined>;
 
   /**
    * Optional: translates a deliberate reset target into a watermark of this source, on an

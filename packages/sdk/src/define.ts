@@ -1,6 +1,7 @@
 import {
   type ConnectorContext,
   type ProvenanceColumn,
+  type RunLeaseHook,
   SINK_SPECIFICATION_VERSION,
   type SinkCapabilities,
   type SinkConnector,
@@ -8,6 +9,7 @@ import {
   type Source,
   type SourceCapabilities,
   type SourceConnector,
+  type TaskMembershipHook,
   TidemarkError,
   type TransactionalSink,
 } from '@tidemark/core';
@@ -24,7 +26,14 @@ export interface SourceDefinition<Schema extends z.ZodType> {
   /** Required: how the source replays, whether it is exactly-once, whether it ends. */
   capabilities: SourceCapabilities;
   provenance: readonly ProvenanceColumn[];
+  /** Must not do I/O: the runtime calls `open`. */
   create(config: z.output<Schema>, context: ConnectorContext): Source;
+  /** Optional preflight for `tidemark validate --connect` (see SourceConnector.check). */
+  check?(config: z.output<Schema>, context: ConnectorContext): Promise<void>;
+  /** Optional split into tasks (see SourceConnector.split). */
+  split?(config: z.output<Schema>, taskCount: number): (z.output<Schema> | null)[];
+  /** With split: the task owning a watermark unit (see SourceConnector.taskOfUnit). */
+  taskOfUnit?(unit: string, taskCount: number): number;
 }
 
 export interface SinkDefinition<Schema extends z.ZodType> {
@@ -34,7 +43,14 @@ export interface SinkDefinition<Schema extends z.ZodType> {
   description: string;
   configSchema: Schema;
   capabilities: SinkCapabilities;
+  /** Must not do I/O: the runtime calls `open`. */
   create(config: z.output<Schema>, context: ConnectorContext): TransactionalSink;
+  /** Optional preflight for `tidemark validate --connect` (see SinkConnector.check). */
+  check?(config: z.output<Schema>, context: ConnectorContext): Promise<void>;
+  /** Optional run lease (see SinkConnector.lease). */
+  lease?: RunLeaseHook<z.output<Schema>>;
+  /** Optional task group membership (see SinkConnector.membership). */
+  membership?: TaskMembershipHook<z.output<Schema>>;
 }
 
 const TYPE_PATTERN = /^[a-z][a-z0-9-]*$/;

@@ -7,10 +7,8 @@
 export * from '@tidemark/core';
 export { z } from 'zod';
 export { adaptConnector, SPECIFICATION_ADAPTERS, type SpecificationAdapter } from './adapt.js';
-export {
-  type ConnectorJsonSchema,
-  configJsonSchema,
-  joinConfigPath,
-  parseConnectorConfig,
-} from './config.js';
 export { defineSink, defineSource, type SinkDefinition, type SourceDefinition } from './define.js';
+export { type ConnectorJsonSchema, configJsonSchema, parseConnectorConfig } from './spec/config.js';
+export { describeConfigIssues, joinConfigPath, type PathIssue } from './spec/issues.js';
+export { REDACTED, redactSecrets } from './spec/redact.js';
+export { allowedKeysAt, type ConfigPath, rejectsUnknownKeys } from './spec/schema-walk.js';

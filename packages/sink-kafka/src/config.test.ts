@@ -22,7 +22,7 @@ describe('kafka sink config', () => {
     expect(config).toMatchObject({
       brokers: ['127.0.0.1:9092'],
       transactionTimeoutMs: 60_000,
-      provenanceHeaders: 'json',
+      provenanceHeaders: 'compact',
       compression: 'none',
       keyFormat: 'bytes',
       batch: { maxRecords: 1_000, maxBytes: 512 * 1024 },
@@ -66,9 +66,9 @@ describe('kafka sink config', () => {
   it('derives the transactional id and the watermark group from the pipeline identity', () => {
     const config = parseKafkaSinkConfig({ topic: 'orders' });
     expect(resolveTransactionalId(config, { pipelineId: 'p' })).toBe('tidemark-p');
-    expect(resolveTransactionalId(config, { pipelineId: 'p', taskId: '3' })).toBe('tidemark-p-3');
+    expect(resolveTransactionalId(config, { pipelineId: 'p', taskId: '3' })).toBe('tidemark-p/3');
     expect(resolveWatermarkGroup(config, { pipelineId: 'p' })).toBe('orders_watermark.p');
-    expect(resolveWatermarkGroup(config, { pipelineId: 'p', taskId: '3' })).toBe('orders_watermark.p.3');
+    expect(resolveWatermarkGroup(config, { pipelineId: 'p', taskId: '3' })).toBe('orders_watermark.p/3');
     const fixed = parseKafkaSinkConfig({
       topic: 'orders',
       watermarkGroup: '{topic}_watermark',

@@ -1,18 +1,9 @@
-import { ConfigError, type PipelineIdentity } from '@tidemark/sdk';
-import { z } from 'zod';
+import { kafkaClientField, kafkaConnectionFields } from '@tidemark/kafka';
 
-/** Brokers used when `brokers` is not configured: `TIDEMARK_KAFKA_BROKERS` (comma-separated) or loopback. */
-export function defaultBrokers(): string[] {
-  const fromEnvironment = process.env.TIDEMARK_KAFKA_BROKERS;
-  if (fromEnvironment) {
-    const brokers = fromEnvironment
-      .split(',')
-      .map((broker) => broker.trim())
-      .filter((broker) => broker.length > 0);
-    if (brokers.length > 0) return brokers;
-  }
-  return ['127.0.0.1:9092'];
-}
+export { defaultBrokers } from '@tidemark/kafka';
+
+import { identityName, type PipelineIdentity, parseConnectorConfig } from '@tidemark/sdk';
+import { z } from 'zod';
 
 /** The broker's default `transaction.max.timeout.ms`: a transaction timeout above it is rejected. */
 export const BROKER_MAX_TRANSACTION_TIMEOUT_MS = 900_000;
@@ -27,51 +18,10 @@ const recordFormat = z
       "'string' requires valid UTF-8, 'json' requires valid JSON and rewrites it compactly.",
   );
 
-const saslSchema = z
-  .object({
-    mechanism: z
-      .enum(['plain', 'scram-sha-256', 'scram-sha-512'])
-      .default('plain')
-      .describe('SASL mechanism the brokers accept.'),
-    username: z.string().min(1).describe('SASL user name.'),
-    password: z.string().min(1).describe('SASL password.').meta({ secret: true }),
-  })
-  .describe('SASL authentication; omit for none.');
-
-const sslSchema = z
-  .union([
-    z.boolean(),
-    z.object({
-      ca: z
-        .string()
-        .optional()
-        .describe('PEM of the certificate authorities to trust; omit for the system ones.'),
-      cert: z.string().optional().describe('PEM client certificate for mutual TLS.'),
-      key: z
-        .string()
-        .optional()
-        .describe('PEM private key of the client certificate.')
-        .meta({ secret: true }),
-      rejectUnauthorized: z
-        .boolean()
-        .default(true)
-        .describe('Reject brokers whose certificate does not verify. Turn off only for local tests.'),
-    }),
-  ])
-  .describe('TLS: true for defaults, or an object with certificates; omit or false for plaintext.');
-
 export const kafkaSinkConfigSchema = z
   .object({
-    brokers: z
-      .array(z.string().min(1))
-      .min(1)
-      .default(defaultBrokers)
-      .describe('Bootstrap brokers as host:port. Default: $TIDEMARK_KAFKA_BROKERS or 127.0.0.1:9092.'),
-    clientId: z
-      .string()
-      .min(1)
-      .default('tidemark-sink')
-      .describe('Client id the brokers see in logs and quotas.'),
+    ...kafkaConnectionFields('tidemark-sink'),
+    client: kafkaClientField('platformatic'),
     topic: z.string().min(1).describe('Main output topic.'),
     deadLetterTopic: z
       .string()
@@ -86,7 +36,7 @@ export const kafkaSinkConfigSchema = z
       .default('{topic}_watermark.{pipeline}')
       .describe(
         'Consumer group whose transactional offset commit holds the watermarks. `{topic}` expands to the ' +
-          'topic, `{pipeline}` to the pipeline id (and `.taskId`). Keep `{pipeline}` when several ' +
+          'topic, `{pipeline}` to the pipeline id (and `/taskId`). Keep `{pipeline}` when several ' +
           'pipelines write one topic: each needs its own group.',
       ),
     watermarkTopic: z
@@ -116,7 +66,7 @@ export const kafkaSinkConfigSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('Overrides the transactional.id, by default tidemark-<pipelineId>[-<taskId>].'),
+      .describe('Overrides the transactional.id, by default tidemark-<pipelineId>[/<taskId>].'),
     keyFormat: recordFormat.default('bytes'),
     valueFormat: recordFormat.default('bytes'),
     timestamp: z
@@ -126,13 +76,15 @@ export const kafkaSinkConfigSchema = z
     provenanceHeaders: z
       .preprocess(
         (value) => (value === true ? 'json' : value === false ? 'none' : value),
-        z.enum(['json', 'columns', 'none']),
+        z.enum(['compact', 'json', 'columns', 'none']),
       )
-      .default('json')
+      .default('compact')
       .describe(
-        "Provenance on every output message: 'json' one header tidemark.provenance holding " +
-          "{pipeline, <column>: value…}; 'columns' one header tidemark.<column> per column plus " +
-          "tidemark.pipeline (about twice the client CPU per message in kafkajs); 'none'. true/false mean 'json'/'none'.",
+        "Provenance on every output message: 'compact' one header tidemark.p holding the values " +
+          "tab-separated in the source's column order (no names, no pipeline); 'json' one header " +
+          'tidemark.provenance holding {pipeline, <column>: value…}; ' +
+          "'columns' one header tidemark.<column> per column plus tidemark.pipeline (the costliest); " +
+          "'none'. true/false mean 'json'/'none'.",
       ),
     transactionTimeoutMs: z
       .number()
@@ -182,8 +134,6 @@ export const kafkaSinkConfigSchema = z
       })
       .prefault({})
       .describe('How records are buffered inside a transaction before they are sent.'),
-    sasl: saslSchema.optional(),
-    ssl: sslSchema.optional(),
   })
   .superRefine((config, context) => {
     // The watermark topic holds only committed offsets; sharing a data topic would put a chunk
@@ -208,32 +158,23 @@ export type KafkaSinkConfigInput = z.input<typeof kafkaSinkConfigSchema>;
 /** The validated configuration, defaults applied. */
 export type KafkaSinkConfig = z.output<typeof kafkaSinkConfigSchema>;
 
-/** `tidemark-<pipelineId>[-<taskId>]`, or the configured override. */
+/** `tidemark-<pipelineId>[/<taskId>]`, or the configured override. */
 export function resolveTransactionalId(config: KafkaSinkConfig, identity: PipelineIdentity): string {
   if (config.transactionalId !== undefined) return config.transactionalId;
-  return identity.taskId === undefined
-    ? `tidemark-${identity.pipelineId}`
-    : `tidemark-${identity.pipelineId}-${identity.taskId}`;
+  return `tidemark-${identityName(identity)}`;
 }
 
 /** The watermark consumer group of `identity`: `watermarkGroup` with `{topic}` and `{pipeline}` expanded. */
 export function resolveWatermarkGroup(config: KafkaSinkConfig, identity: PipelineIdentity): string {
-  const pipeline =
-    identity.taskId === undefined ? identity.pipelineId : `${identity.pipelineId}.${identity.taskId}`;
+  const pipeline = identityName(identity);
   return config.watermarkGroup.replaceAll('{topic}', config.topic).replaceAll('{pipeline}', pipeline);
 }
 
 /** Validates `input` and applies defaults; throws a ConfigError listing every problem. */
-export function parseKafkaSinkConfig(input: unknown): KafkaSinkConfig {
-  const result = kafkaSinkConfigSchema.safeParse(input);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.'),
-    message: issue.message,
-  }));
-  throw new ConfigError(
-    `kafka sink: invalid configuration: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`,
-    issues,
-    { fix: 'Correct the listed sink options.' },
+export function parseKafkaSinkConfig(input: unknown, path = ''): KafkaSinkConfig {
+  return parseConnectorConfig(
+    { type: 'kafka', packageName: '@tidemark/sink-kafka', configSchema: kafkaSinkConfigSchema },
+    input,
+    path,
   );
 }

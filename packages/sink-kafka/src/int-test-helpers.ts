@@ -3,9 +3,11 @@
  * read_committed consumer that collects a topic until a condition holds.
  */
 import { randomBytes } from 'node:crypto';
-import type { SinkRecord } from '@tidemark/sdk';
+import { type SinkRecord, TidemarkError } from '@tidemark/sdk';
 import kafkajs from 'kafkajs';
+import { clientFactoryFor } from './client-factory.js';
 import { defaultBrokers } from './config.js';
+import type { KafkaClientFactory, KafkaTransaction } from './kafka-client.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -81,4 +83,70 @@ export function testRecord(value: string, line: number, route?: SinkRecord['rout
     position: { unit: '/data/in.txt', next: line * 10 },
     ...(route === undefined ? {} : { route }),
   };
+}
+
+/** What {@link faultyClientFactory} does at the next EndTxn. */
+export type CommitMode = 'commit-then-fail' | 'fail-without-commit' | 'pass';
+
+/** The configured client (`client` option) with every transaction passed through `wrap`. */
+export function wrapTransactions(
+  wrap: (transaction: KafkaTransaction) => KafkaTransaction,
+): KafkaClientFactory {
+  return (config, logger) => {
+    const real = clientFactoryFor(config)(config, logger);
+    return {
+      createAdmin: () => real.createAdmin(),
+      createProducer(transactionalId) {
+        const producer = real.createProducer(transactionalId);
+        return {
+          connect: (stillWanted) => producer.connect(stillWanted),
+          disconnect: () => producer.disconnect(),
+          begin: async () => wrap(await producer.begin()),
+        };
+      },
+    };
+  };
+}
+
+/**
+ * The configured client with EndTxn failing on demand, as a timeout after really committing or
+ * without committing: `mode()` is asked at every commit.
+ */
+export function faultyClientFactory(mode: () => CommitMode): KafkaClientFactory {
+  return wrapTransactions((transaction) => ({
+    send: (batches) => transaction.send(batches),
+    sendOffsets: (group, entries) => transaction.sendOffsets(group, entries),
+    abort: () => transaction.abort(),
+    async commit() {
+      const current = mode();
+      if (current === 'commit-then-fail') await transaction.commit();
+      if (current !== 'pass') throw new TidemarkError('TIMEOUT', 'injected: EndTxn request timed out');
+      await transaction.commit();
+    },
+  }));
+}
+
+/** The kafkajs client whose AddOffsetsToTxn fails for good while `refuse()` says so. */
+export function refusingOffsetsFactory(refuse: () => boolean): KafkaClientFactory {
+  return wrapTransactions((transaction) => ({
+    send: (batches) => transaction.send(batches),
+    commit: () => transaction.commit(),
+    abort: () => transaction.abort(),
+    async sendOffsets(group, entries) {
+      if (refuse()) throw new TidemarkError('INTERNAL', 'injected: offsets refused for good');
+      await transaction.sendOffsets(group, entries);
+    },
+  }));
+}
+
+/** Awaits `promise`, expecting it to reject with a TidemarkError, and returns that error. */
+export async function rejection(promise: Promise<unknown>): Promise<TidemarkError> {
+  const error = await promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (thrown: unknown) => thrown,
+  );
+  if (!TidemarkError.isInstance(error)) throw new Error(`expected a TidemarkError, got ${String(error)}`);
+  return error;
 }

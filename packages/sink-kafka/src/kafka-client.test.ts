@@ -39,3 +39,40 @@ describe('translateKafkaError', () => {
     expect(error.retriable).toBe(true);
   });
 });
+
+/** The shape @platformatic/kafka gives a broker error after its retries: aggregates of aggregates. */
+function platformaticError(inner: Record<string, unknown>): Error {
+  const protocolError = Object.assign(new Error('broker error'), inner);
+  const response = Object.assign(new AggregateError([protocolError], 'Received response with error'), {
+    code: 'PLT_KFK_RESPONSE',
+  });
+  return Object.assign(new AggregateError([response], 'endTransaction failed 2 times.'), {
+    code: 'PLT_KFK_MULTIPLE',
+  });
+}
+
+describe('translateKafkaError with @platformatic/kafka errors', () => {
+  it('finds PRODUCER_FENCED inside the aggregates and names it FENCED', () => {
+    const error = platformaticError({ code: 'PLT_KFK_PROTOCOL', apiId: 'PRODUCER_FENCED', apiCode: 90 });
+    expect(translateKafkaError(error, 'commit', config).code).toBe('FENCED');
+  });
+
+  it('names a network failure CONNECTION_FAILED and a request timeout TIMEOUT', () => {
+    expect(translateKafkaError(platformaticError({ code: 'PLT_KFK_NETWORK' }), 'send', config).code).toBe(
+      'CONNECTION_FAILED',
+    );
+    expect(translateKafkaError(platformaticError({ code: 'PLT_KFK_TIMEOUT' }), 'send', config).code).toBe(
+      'TIMEOUT',
+    );
+  });
+
+  it('names MESSAGE_TOO_LARGE a configuration error with the fix', () => {
+    const translated = translateKafkaError(
+      platformaticError({ code: 'PLT_KFK_PROTOCOL', apiId: 'MESSAGE_TOO_LARGE' }),
+      'send',
+      config,
+    );
+    expect(translated.code).toBe('CONFIG_INVALID');
+    expect(translated.fix).toMatch(/batch\.maxBytes/);
+  });
+});

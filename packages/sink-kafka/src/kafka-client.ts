@@ -1,5 +1,6 @@
 /**
- * The small Kafka client surface the sink uses, and its kafkajs 2.2.4 implementation.
+ * The small Kafka client surface the sink uses, and its kafkajs 2.2.4 implementation (the
+ * @platformatic/kafka one is in platformatic-client.ts; `client` chooses, client-factory.ts).
  *
  * The rest of the package talks only to these interfaces, so the client library can be
  * swapped (kafkajs is unmaintained). An implementation translates its library's errors into
@@ -7,41 +8,22 @@
  * TIMEOUT, or INTERNAL with the library error as `cause`.
  */
 
-import type { ConnectionOptions } from 'node:tls';
-import { FencedError, type Logger, TidemarkError } from '@tidemark/sdk';
-import kafkajs, { type SASLOptions } from 'kafkajs';
+import {
+  type CommittedOffset,
+  createKafka,
+  errorLinks,
+  type OffsetEntry,
+  offsetsByTopic,
+  securityError,
+  type TopicMessages,
+} from '@tidemark/kafka';
+import { FencedError, type Logger, sleep, TidemarkError } from '@tidemark/sdk';
+import kafkajs from 'kafkajs';
 import type { KafkaSinkConfig } from './config.js';
 
-const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
+const { CompressionTypes, Partitioners } = kafkajs;
 
-/** One message to write; key and value are Buffers (views over the record bytes, not copies). */
-export interface OutgoingMessage {
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string>;
-  /** Epoch milliseconds as a decimal string; undefined lets the client stamp the time of sending. */
-  timestamp?: string;
-}
-
-export interface TopicMessages {
-  readonly topic: string;
-  readonly messages: OutgoingMessage[];
-}
-
-/** One offset commit entry. `offset` must be ≥ 0; `metadata` at most `offset.metadata.max.bytes`. */
-export interface OffsetEntry {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly metadata: string;
-}
-
-/** A committed offset of a group; `offset` is -1 when the partition has no commit. */
-export interface CommittedOffset {
-  readonly partition: number;
-  readonly offset: number;
-  readonly metadata: string | null;
-}
+export type { CommittedOffset, OffsetEntry, OutgoingMessage, TopicMessages } from '@tidemark/kafka';
 
 /** An open Kafka transaction. Calls are never concurrent; each rejects with a Tidemark error. */
 export interface KafkaTransaction {
@@ -54,13 +36,21 @@ export interface KafkaTransaction {
   abort(): Promise<void>;
 }
 
-/** A transactional, idempotent producer with one request in flight. */
+/** A transactional, idempotent producer. */
 export interface TransactionalProducer {
+  /**
+   * How many `send`s of one transaction may be in flight at once (default 1): more only where
+   * the client assigns sequence numbers in call order and the broker's sequence checks keep
+   * the order.
+   */
+  readonly sendsInFlight?: number;
   /**
    * Connects and initialises the transactional id (InitProducerId): any older producer with the
    * same id is fenced and its open transaction is completed or aborted before this resolves.
+   * When `stillWanted` is given and returns false once the connection is up, rejects without
+   * initialising (a caller that gave up must not fence its successor).
    */
-  connect(): Promise<void>;
+  connect(stillWanted?: () => boolean): Promise<void>;
   /** Starts a transaction. Only one may be open; does no I/O in the kafkajs implementation. */
   begin(): Promise<KafkaTransaction>;
   /** Releases the connections without ending any transaction. Never rejects. */
@@ -68,9 +58,18 @@ export interface TransactionalProducer {
 }
 
 export interface KafkaAdmin {
+  /**
+   * True when `fetchOffsets` reads with `require_stable` (waits out pending transactional
+   * offsets), so one read after a commit sees it; otherwise callers read until two reads agree.
+   */
+  readonly stableReads?: boolean;
   connect(): Promise<void>;
-  /** Committed offsets of `groupId` on every partition of `topic` (offset -1 where none). */
-  fetchOffsets(groupId: string, topic: string): Promise<CommittedOffset[]>;
+  /**
+   * Committed offsets of `groupId` on `partitions` of `topic` (every partition when omitted;
+   * offset -1 where none). Name the partitions for a stable read: brokers apply `require_stable`
+   * only to the partitions a request names.
+   */
+  fetchOffsets(groupId: string, topic: string, partitions?: readonly number[]): Promise<CommittedOffset[]>;
   /** Partition count of `topic`, or null when the topic does not exist. */
   partitionCount(topic: string): Promise<number | null>;
   /** Creates the topics that do not exist yet (broker default replication). Existing ones are left alone. */
@@ -102,6 +101,9 @@ const CONNECTION_NAMES = new Set([
   'KafkaJSGroupCoordinatorNotFound',
 ]);
 const TIMEOUT_NAMES = new Set(['KafkaJSRequestTimeoutError', 'KafkaJSTimeout', 'KafkaJSLockTimeout']);
+/** @platformatic/kafka's error codes for a connection failure and a timeout. */
+const NETWORK_CODE = 'PLT_KFK_NETWORK';
+const TIMEOUT_CODE = 'PLT_KFK_TIMEOUT';
 
 const OFFSETS_RETRIES = 10;
 const TRANSIENT_OFFSET_TYPES = new Set([
@@ -111,30 +113,28 @@ const TRANSIENT_OFFSET_TYPES = new Set([
   'NOT_COORDINATOR',
 ]);
 
-function sleep(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+/** The Kafka error name of one link: kafkajs's `type`, @platformatic/kafka's `apiId`. */
+function typeOf(link: Record<string, unknown>): string | undefined {
+  const type = link.type ?? link.apiId;
+  return typeof type === 'string' ? type : undefined;
 }
 
 function hasType(error: unknown, types: ReadonlySet<string>): boolean {
-  for (const link of causes(error)) if (typeof link.type === 'string' && types.has(link.type)) return true;
+  for (const link of causes(error)) {
+    const type = typeOf(link);
+    if (type !== undefined && types.has(type)) return true;
+  }
   return false;
 }
 
-/** Walks `error` and its causes. */
-function* causes(error: unknown): Generator<Record<string, unknown>> {
-  let current: unknown = error;
-  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth += 1) {
-    yield current as Record<string, unknown>;
-    const next = (current as { cause?: unknown }).cause;
-    if (next === current) return;
-    current = next;
-  }
-}
+/** Walks `error`, its causes and the errors an aggregate wraps (@platformatic/kafka's retries). */
+const causes = errorLinks;
 
 /** True when a kafkajs error (or one of its causes) says a newer producer owns the transactional id. */
 export function isFencedError(error: unknown): boolean {
   for (const link of causes(error)) {
-    if (typeof link.type === 'string' && FENCED_TYPES.has(link.type)) return true;
+    const type = typeOf(link);
+    if (type !== undefined && FENCED_TYPES.has(type)) return true;
     // kafkajs 2.2.4 does not know PRODUCER_FENCED (90) and reports it as an unknown code.
     if (
       typeof link.message === 'string' &&
@@ -152,6 +152,8 @@ export function isFencedError(error: unknown): boolean {
  */
 export function translateKafkaError(error: unknown, what: string, config: KafkaSinkConfig): TidemarkError {
   if (TidemarkError.isInstance(error)) return error;
+  const security = securityError(error, `kafka sink: ${what}`, config.brokers);
+  if (security) return security;
   const message = error instanceof Error ? error.message : String(error);
   if (isFencedError(error)) {
     return new FencedError(
@@ -162,7 +164,12 @@ export function translateKafkaError(error: unknown, what: string, config: KafkaS
   }
   for (const link of causes(error)) {
     const name = typeof link.name === 'string' ? link.name : '';
-    if (CONNECTION_NAMES.has(name) || link.code === 'ECONNREFUSED' || link.code === 'ENOTFOUND') {
+    if (
+      CONNECTION_NAMES.has(name) ||
+      link.code === NETWORK_CODE ||
+      link.code === 'ECONNREFUSED' ||
+      link.code === 'ENOTFOUND'
+    ) {
       return new TidemarkError(
         'CONNECTION_FAILED',
         `kafka sink: ${what}: cannot reach the brokers (${message})`,
@@ -173,13 +180,14 @@ export function translateKafkaError(error: unknown, what: string, config: KafkaS
         },
       );
     }
-    if (TIMEOUT_NAMES.has(name)) {
+    if (TIMEOUT_NAMES.has(name) || link.code === TIMEOUT_CODE) {
       return new TidemarkError('TIMEOUT', `kafka sink: ${what} timed out (${message})`, {
         cause: error,
         fix: 'Check the brokers are healthy; raise requestTimeoutMs if they are slow.',
       });
     }
-    if (link.type === 'KAFKA_STORAGE_ERROR' || link.code === 'ENOSPC') {
+    const type = typeOf(link);
+    if (type === 'KAFKA_STORAGE_ERROR' || link.code === 'ENOSPC') {
       return new TidemarkError(
         'STORAGE_FULL',
         `kafka sink: ${what}: the broker cannot write its log (${message})`,
@@ -189,7 +197,7 @@ export function translateKafkaError(error: unknown, what: string, config: KafkaS
         },
       );
     }
-    if (link.type === 'MESSAGE_TOO_LARGE' || link.type === 'RECORD_LIST_TOO_LARGE') {
+    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') {
       return new TidemarkError(
         'CONFIG_INVALID',
         `kafka sink: ${what}: the broker refused a request as too large (${message})`,
@@ -210,40 +218,17 @@ export function translateKafkaError(error: unknown, what: string, config: KafkaS
  */
 const EXPECTED_WARNING = 'Limiting retries for the idempotent producer';
 
-function kafkajsLogCreator(logger: Logger) {
-  return () =>
-    ({
-      namespace,
-      level,
-      log,
-    }: {
-      namespace: string;
-      level: number;
-      log: { message: string; [key: string]: unknown };
-    }) => {
-      const { message, ...fields } = log;
-      const entry = { component: 'kafkajs', namespace, ...fields };
-      if (level <= logLevel.ERROR) logger.warn(entry, message);
-      else if (level === logLevel.WARN && !message.startsWith(EXPECTED_WARNING)) logger.warn(entry, message);
-      else logger.debug(entry, message);
-    };
-}
-
 /** Creates the kafkajs-backed client. Creating it does no I/O. */
 export const createKafkajsClient: KafkaClientFactory = (config, logger) => {
   // Short, bounded retries: the whole connect-and-fence stays within a few seconds and the
   // runtime's retry/backoff takes over after that.
   const retry = { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000, multiplier: 2, factor: 0.2 };
-  const kafka = new Kafka({
-    clientId: config.clientId,
-    brokers: config.brokers,
-    connectionTimeout: Math.min(3_000, config.connectTimeoutMs),
-    requestTimeout: config.requestTimeoutMs,
+  const kafka = createKafka(config, {
+    connectTimeoutMs: config.connectTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
     retry,
-    logLevel: logLevel.WARN,
-    logCreator: kafkajsLogCreator(logger),
-    ...(config.ssl === undefined ? {} : { ssl: toTls(config.ssl) }),
-    ...(config.sasl === undefined ? {} : { sasl: config.sasl as SASLOptions }),
+    logger,
+    quietWarnings: [EXPECTED_WARNING],
   });
   const compression = config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
 
@@ -259,9 +244,10 @@ export const createKafkajsClient: KafkaClientFactory = (config, logger) => {
         retry,
       });
       return {
-        async connect() {
+        async connect(stillWanted) {
           try {
             await producer.connect();
+            if (stillWanted && !stillWanted()) throw new Error('connect abandoned before InitProducerId');
             // kafkajs sends the transactional InitProducerId only when the first transaction
             // starts; starting and locally ending an empty one fences now.
             const transaction = await producer.transaction();
@@ -290,20 +276,11 @@ export const createKafkajsClient: KafkaClientFactory = (config, logger) => {
               }
             },
             async sendOffsets(groupId, entries) {
-              const byTopic = new Map<string, { partition: number; offset: string; metadata: string }[]>();
-              for (const entry of entries) {
-                let partitions = byTopic.get(entry.topic);
-                if (!partitions) {
-                  partitions = [];
-                  byTopic.set(entry.topic, partitions);
-                }
-                partitions.push({
-                  partition: entry.partition,
-                  offset: String(entry.offset),
-                  metadata: entry.metadata,
-                });
-              }
-              const topics = [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+              const topics = offsetsByTopic(entries, (entry) => ({
+                partition: entry.partition,
+                offset: String(entry.offset),
+                metadata: entry.metadata,
+              })).map(([topic, partitions]) => ({ topic, partitions }));
               // kafkajs does not retry AddOffsetsToTxn, which the coordinator refuses with
               // CONCURRENT_TRANSACTIONS while it still completes the previous transaction.
               for (let attempt = 0; ; attempt += 1) {
@@ -350,10 +327,14 @@ export const createKafkajsClient: KafkaClientFactory = (config, logger) => {
             throw translateKafkaError(error, 'admin connect', config);
           }
         },
-        async fetchOffsets(groupId, topic) {
+        async fetchOffsets(groupId, topic, partitions) {
           try {
             const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-            return (result?.partitions ?? []).map(({ partition, offset, metadata }) => ({
+            const wanted = partitions ? new Set(partitions) : null;
+            const found = (result?.partitions ?? []).filter(
+              (entry) => !wanted || wanted.has(entry.partition),
+            );
+            return found.map(({ partition, offset, metadata }) => ({
               partition,
               offset: Number(offset),
               metadata,
@@ -383,6 +364,22 @@ export const createKafkajsClient: KafkaClientFactory = (config, logger) => {
             });
           } catch (error) {
             if (isTopicExistsError(error)) return;
+            // kafkajs waits for leaders retrying only LEADER_NOT_AVAILABLE; a broker whose
+            // metadata lags the creation (KRaft, under load) answers UNKNOWN_TOPIC_OR_PARTITION
+            // for a moment, which is no failure: wait for the topics to show instead.
+            if ([...causeChain(error)].some((link) => link.type === 'UNKNOWN_TOPIC_OR_PARTITION')) {
+              const names = topics.map((entry) => entry.topic);
+              const deadline = Date.now() + config.requestTimeoutMs;
+              while (true) {
+                const shown = await admin.fetchTopicMetadata({ topics: names }).then(
+                  () => true,
+                  () => false,
+                );
+                if (shown) return;
+                if (Date.now() > deadline) break;
+                await sleep(100);
+              }
+            }
             throw translateKafkaError(
               error,
               `creating topics ${topics.map((entry) => entry.topic).join(', ')}`,
@@ -406,7 +403,7 @@ export const createKafkajsClient: KafkaClientFactory = (config, logger) => {
 };
 
 function isTopicExistsError(error: unknown): boolean {
-  for (const link of causes(error)) {
+  for (const link of causeChain(error)) {
     if (link.type === 'TOPIC_ALREADY_EXISTS') return true;
     const nested = link.errors;
     if (Array.isArray(nested) && nested.length > 0 && nested.every((inner) => isTopicExistsError(inner)))
@@ -415,11 +412,13 @@ function isTopicExistsError(error: unknown): boolean {
   return false;
 }
 
-function toTls(ssl: NonNullable<KafkaSinkConfig['ssl']>): boolean | ConnectionOptions {
-  if (typeof ssl === 'boolean') return ssl;
-  const options: ConnectionOptions = { rejectUnauthorized: ssl.rejectUnauthorized };
-  if (ssl.ca !== undefined) options.ca = ssl.ca;
-  if (ssl.cert !== undefined) options.cert = ssl.cert;
-  if (ssl.key !== undefined) options.key = ssl.key;
-  return options;
+/** Walks `error` and its causes only. */
+function* causeChain(error: unknown): Generator<Record<string, unknown>> {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth += 1) {
+    yield current as Record<string, unknown>;
+    const next = (current as { cause?: unknown }).cause;
+    if (next === current) return;
+    current = next;
+  }
 }

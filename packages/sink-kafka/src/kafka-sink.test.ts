@@ -1,6 +1,7 @@
 import { FencedError, type SinkRecord, TidemarkError } from '@tidemark/sdk';
 import { describe, expect, it } from 'vitest';
 import kafkaSinkDefault, { kafkaSink } from './index.js';
+import { rejection } from './int-test-helpers.js';
 import type {
   CommittedOffset,
   KafkaClient,
@@ -93,17 +94,6 @@ function record(value: string | Uint8Array, extra: Partial<SinkRecord> = {}): Si
     position: { unit: 'u', next: 1 },
     ...extra,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TidemarkError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (thrown: unknown) => thrown,
-  );
-  expect(TidemarkError.isInstance(error)).toBe(true);
-  return error as TidemarkError;
 }
 
 const identity = { pipelineId: 'p' };

@@ -1,4 +1,7 @@
-import { isUtf8 } from 'node:buffer';
+// Over 400 lines on purpose: this is the transaction state machine (open, begin, write, commit,
+// abort, recover, close) with its send pipelining and fencing, which share the
+// producer and the transaction. Message encoding is in message-encoder.ts, watermark storage in
+// watermark-store.ts / watermark-codec.ts, the client adapter in kafka-client.ts.
 import {
   type CommitPayload,
   type CommittedState,
@@ -7,15 +10,18 @@ import {
   type FencedError,
   type Logger,
   type PipelineIdentity,
-  PoisonRecordError,
+  type PoisonRecordError,
   type SinkCapabilities,
   type SinkRecord,
   type SinkState,
   SinkStateMachine,
   silentLogger,
+  sleep,
   TidemarkError,
   type TransactionalSink,
+  withDeadline,
 } from '@tidemark/sdk';
+import { createConfiguredClient } from './client-factory.js';
 import {
   type KafkaSinkConfig,
   type KafkaSinkConfigInput,
@@ -24,7 +30,6 @@ import {
   resolveWatermarkGroup,
 } from './config.js';
 import {
-  createKafkajsClient,
   type KafkaAdmin,
   type KafkaClient,
   type KafkaClientFactory,
@@ -34,34 +39,31 @@ import {
   type TransactionalProducer,
   translateKafkaError,
 } from './kafka-client.js';
+import { MessageEncoder } from './message-encoder.js';
+import { readMessageLimits } from './message-limit.js';
 import { readSettledWatermark, watermarkEntries } from './watermark-store.js';
 
-/** Header carrying the pipeline id on every record, when provenance headers are on. */
-export const PIPELINE_HEADER = 'tidemark.pipeline';
-/** The single provenance header of `provenanceHeaders: 'json'`. */
-export const PROVENANCE_HEADER = 'tidemark.provenance';
-/** Header carrying the poison reason on dead-lettered records. */
-export const ERROR_HEADER = 'tidemark.error';
-/** Prefix of the provenance headers: `tidemark.<column>`. */
-export const PROVENANCE_HEADER_PREFIX = 'tidemark.';
+/** Pause between reads while the watermark group reads older than a commit already seen. */
+const OLDER_READ_RETRY_MS = 500;
 
 export interface KafkaSinkOptions {
   readonly logger?: Logger;
-  /** Replaces the kafkajs client: another client library, or a test double. */
+  /** Replaces the client the `client` option names: another client library, or a test double. */
   readonly clientFactory?: KafkaClientFactory;
+  /**
+   * Reads the largest message each topic accepts (default: from the brokers, see
+   * message-limit.ts; with a `clientFactory` and no reader, the broker defaults are assumed).
+   */
+  readonly readMessageLimits?: typeof readMessageLimits;
 }
-
-const EMPTY_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-/** Rough per-message framing overhead counted against `batch.maxBytes`. */
-const MESSAGE_OVERHEAD_BYTES = 32;
 
 /**
  * The transactional Kafka sink.
  *
  * Records are buffered and sent in large batches inside one Kafka transaction; at commit the
  * watermarks are added to the same transaction as an offset commit of the watermark group,
- * then the transaction commits. Calls are never concurrent (the runtime awaits each); at most
- * one send is in flight, overlapping the runtime's next `write`.
+ * then the transaction commits. Calls are never concurrent (the runtime awaits each); up to the
+ * producer's `sendsInFlight` sends (one for kafkajs) overlap the runtime's next `write`s.
  *
  * Errors: CONNECTION_FAILED / TIMEOUT (retriable) while opening or sending; FENCED (not
  * retriable) once a newer instance took the transactional id — a fenced sink stays fenced,
@@ -75,12 +77,11 @@ export class KafkaSink implements TransactionalSink {
   readonly #logger: Logger;
   readonly #client: KafkaClient;
   readonly #machine = new SinkStateMachine();
-  readonly #headerNames = new Map<string, string>();
+  readonly #encoder: MessageEncoder;
+  readonly #readMessageLimits: typeof readMessageLimits | undefined;
 
   #identity: PipelineIdentity | null = null;
   #group = '';
-  #pipelineHeader = '';
-  #pipelineJsonPrefix = '{';
   #producer: TransactionalProducer | null = null;
   #admin: KafkaAdmin | null = null;
   #transaction: KafkaTransaction | null = null;
@@ -93,13 +94,27 @@ export class KafkaSink implements TransactionalSink {
   #deadLetter: OutgoingMessage[] = [];
   #bufferedRecords = 0;
   #bufferedBytes = 0;
-  #inFlight: Promise<void> = Promise.resolve();
+  /**
+   * Sends in flight with their bytes. A client may merge concurrent sends to one partition into
+   * one record batch (@platformatic/kafka does), so the bytes in flight together stay under the
+   * topics' message limit: a send that would pass it waits for the earlier ones first.
+   */
+  #inFlight: { readonly done: Promise<void>; readonly bytes: number }[] = [];
   #sendError: unknown = null;
+  /** Bumped by every connect step and by close: a step that outlived its deadline stops at its next await. */
+  #generation = 0;
+  /** When the open transaction first reached the broker (a send or the offsets), or null. */
+  #transactionSentAt: number | null = null;
+  /** A send of the open transaction failed: its outcome at the brokers is unknown. */
+  #sendFailed = false;
 
   constructor(config: KafkaSinkConfig, options: KafkaSinkOptions = {}) {
     this.#config = config;
     this.#logger = (options.logger ?? silentLogger).child({ sink: 'kafka', topic: config.topic });
-    this.#client = (options.clientFactory ?? createKafkajsClient)(config, this.#logger);
+    this.#client = (options.clientFactory ?? createConfiguredClient)(config, this.#logger);
+    this.#encoder = new MessageEncoder(config);
+    this.#readMessageLimits =
+      options.readMessageLimits ?? (options.clientFactory ? undefined : readMessageLimits);
     this.capabilities = Object.freeze({
       transactional: true,
       deadLetter: config.deadLetterTopic !== undefined,
@@ -126,22 +141,27 @@ export class KafkaSink implements TransactionalSink {
     this.#machine.enter('open');
     this.#identity = identity;
     this.#group = resolveWatermarkGroup(this.#config, identity);
-    this.#pipelineHeader =
-      identity.taskId === undefined ? identity.pipelineId : `${identity.pipelineId}/${identity.taskId}`;
-    this.#pipelineJsonPrefix = `{"pipeline":${JSON.stringify(this.#pipelineHeader)}`;
+    this.#encoder.forPipeline(identity);
     this.#fenced = null;
     try {
-      await this.#withConnectTimeout('open', async () => {
-        this.#admin = this.#client.createAdmin();
-        await this.#admin.connect();
+      await this.#withConnectTimeout('open', async (current) => {
+        const admin = this.#client.createAdmin();
+        this.#admin = admin;
+        await admin.connect();
+        current();
         if (this.#config.autoCreateTopics) {
-          const topics = [{ topic: this.#config.topic }];
-          if (this.#config.deadLetterTopic !== undefined)
-            topics.push({ topic: this.#config.deadLetterTopic });
-          await this.#admin.createTopics(topics);
+          // Only the missing ones: asking the broker to create an existing topic is an error it
+          // reports (and the client logs) at every start.
+          const missing: { topic: string }[] = [];
+          for (const topic of [this.#config.topic, this.#config.deadLetterTopic]) {
+            if (topic !== undefined && (await admin.partitionCount(topic)) === null) missing.push({ topic });
+          }
+          if (missing.length > 0) await admin.createTopics(missing);
+          current();
         }
-        await this.#startProducer();
+        await this.#startProducer(current);
       });
+      await this.#learnMessageLimits();
       await this.#readState();
     } catch (error) {
       await this.#release();
@@ -180,6 +200,8 @@ export class KafkaSink implements TransactionalSink {
   /** Starts a transaction. Only legal when idle. */
   async begin(): Promise<void> {
     this.#machine.enter('begin');
+    this.#transactionSentAt = null;
+    this.#sendFailed = false;
     try {
       this.#transaction = await this.#producer!.begin();
     } catch (error) {
@@ -198,7 +220,14 @@ export class KafkaSink implements TransactionalSink {
     try {
       const { maxRecords, maxBytes } = this.#config.batch;
       for (const record of records) {
-        this.#buffer(record);
+        const message = this.#encoder.encode(record);
+        // One send is one record batch per partition: it must stay under the topic's limit.
+        if (
+          this.#bufferedRecords > 0 &&
+          this.#bufferedBytes + this.#encoder.encodedBytes > this.#encoder.batchLimitBytes
+        )
+          await this.#flush(false);
+        this.#buffer(record, message);
         if (this.#bufferedRecords >= maxRecords || this.#bufferedBytes >= maxBytes) await this.#flush(false);
       }
     } catch (error) {
@@ -224,6 +253,7 @@ export class KafkaSink implements TransactionalSink {
       await this.#flush(true);
       const entries = watermarkEntries(this.#config, { identity: this.#identity!, sequence, state });
       if (entries.length > 1) await this.#ensureWatermarkTopic(entries.length - 1);
+      this.#transactionSentAt ??= Date.now();
       await transaction.sendOffsets(this.#group, entries);
     } catch (error) {
       throw this.#failed(error, 'commit');
@@ -233,6 +263,7 @@ export class KafkaSink implements TransactionalSink {
     } catch (error) {
       const translated = translateKafkaError(error, 'commit', this.#config);
       if (translated.code === 'FENCED') throw this.#failed(translated, 'commit');
+      this.#sendFailed = false;
       this.#transaction = null;
       this.#machine.to('uncertain');
       throw new CommitUncertainError(
@@ -257,14 +288,18 @@ export class KafkaSink implements TransactionalSink {
    * batch; an abort with the same epoch keeps the broker's memory of that batch, and a replayed
    * batch with the same sequence numbers would be acknowledged as a duplicate and never
    * written.) After a failure the abort itself is best effort. A fenced sink throws FENCED.
+   *
+   * After a failed send, EndTxn(abort) is skipped: the new producer's InitProducerId makes the
+   * coordinator bump the epoch and write the abort markers at the bumped epoch, so a produce
+   * request of the old epoch still queued at a broker (one without transaction verification)
+   * is refused instead of landing after an old-epoch marker and joining the next transaction.
    */
   async abort(): Promise<void> {
     this.#machine.enter('abort');
     const afterFailure = this.#machine.state === 'failed';
     if (this.#fenced) throw this.#fenced;
     await this.#drop();
-    const transaction = this.#transaction;
-    this.#transaction = null;
+    const transaction = this.#takeTransactionToEnd();
     try {
       if (transaction) await transaction.abort();
     } catch (error) {
@@ -273,7 +308,7 @@ export class KafkaSink implements TransactionalSink {
       this.#logger.debug({ err: translated.message }, 'best-effort abort after a failure failed');
     }
     try {
-      await this.#withConnectTimeout('abort', () => this.#replaceProducer());
+      await this.#withConnectTimeout('abort', (current) => this.#replaceProducer(current));
     } catch (error) {
       throw this.#failed(error, 'abort');
     }
@@ -292,7 +327,7 @@ export class KafkaSink implements TransactionalSink {
     await this.#drop();
     this.#transaction = null;
     try {
-      await this.#withConnectTimeout('recover', () => this.#replaceProducer());
+      await this.#withConnectTimeout('recover', (current) => this.#replaceProducer(current));
       await this.#readState();
     } catch (error) {
       throw this.#failed(error, 'recover');
@@ -302,59 +337,68 @@ export class KafkaSink implements TransactionalSink {
     return this.#committed;
   }
 
-  /** Aborts an open transaction (best effort; never after an uncertain commit) and releases the clients. Idempotent. */
+  /**
+   * The records (by index) whose key or value does not match `keyFormat` / `valueFormat`: the
+   * runtime's poison stage hands them to the poison policy before `write`. Records routed
+   * `dead-letter` are never flagged: a dead letter is written as it is. No I/O; legal in any state.
+   */
+  checkRecords(records: readonly SinkRecord[]): ReadonlyMap<number, PoisonRecordError> {
+    return this.#encoder.check(records);
+  }
+
+  /**
+   * Aborts an open transaction — also one left by a failed write or commit, so the broker does
+   * not hold it open until transactionTimeoutMs — and releases the clients. Best effort; never
+   * after an uncertain commit or a fencing. Idempotent.
+   */
   async close(): Promise<void> {
-    if (this.#machine.state === 'transaction' && this.#transaction && !this.#fenced) {
+    const state = this.#machine.state;
+    if ((state === 'transaction' || state === 'failed') && this.#transaction && !this.#fenced) {
       await this.#drop();
-      await this.#transaction.abort().catch((error: unknown) => {
+      const transaction = this.#takeTransactionToEnd();
+      try {
+        await this.#withConnectTimeout('close', async (current) => {
+          if (transaction) await transaction.abort();
+          else await this.#replaceProducer(current);
+        });
+      } catch (error) {
         this.#logger.debug({ err: String(error) }, 'abort on close failed');
-      });
+      }
     }
+    this.#generation += 1;
     this.#transaction = null;
     await this.#release();
     this.#machine.to('closed');
   }
 
-  #buffer(record: SinkRecord): void {
-    const config = this.#config;
-    const key = toBytes(record.key, config.keyFormat, 'key', record);
-    const value = toBytes(record.value, config.valueFormat, 'value', record);
-    let bytes = MESSAGE_OVERHEAD_BYTES + (key?.byteLength ?? 0) + (value?.byteLength ?? 0);
-    const deadLetter = record.route === 'dead-letter';
-    let headers = EMPTY_HEADERS;
-    const own = record.headers;
-    const provenanceMode = config.provenanceHeaders;
-    if (provenanceMode !== 'none' || deadLetter || hasKeys(own)) {
-      headers = {};
-      for (const name in own) {
-        const headerValue = own[name]!;
-        headers[name] = headerValue;
-        bytes += name.length + headerValue.length;
-      }
-      if (provenanceMode === 'json') {
-        const text = this.#provenanceJson(record.provenance);
-        headers[PROVENANCE_HEADER] = text;
-        bytes += PROVENANCE_HEADER.length + text.length;
-      } else if (provenanceMode === 'columns') {
-        const provenance = record.provenance;
-        for (const column in provenance) {
-          const provenanceValue = provenance[column];
-          if (provenanceValue === null || provenanceValue === undefined) continue;
-          const name = this.#headerName(column);
-          const text = typeof provenanceValue === 'string' ? provenanceValue : String(provenanceValue);
-          headers[name] = text;
-          bytes += name.length + text.length;
-        }
-        headers[PIPELINE_HEADER] = this.#pipelineHeader;
-      }
-      if (deadLetter && record.poison !== undefined) headers[ERROR_HEADER] = record.poison;
+  /** Reads the largest message the main and dead-letter topics accept (advisory, see message-limit.ts). */
+  async #learnMessageLimits(): Promise<void> {
+    if (this.#readMessageLimits === undefined) return;
+    const { topic, deadLetterTopic } = this.#config;
+    const limits = await this.#readMessageLimits(
+      this.#config,
+      deadLetterTopic === undefined ? [topic] : [topic, deadLetterTopic],
+    );
+    this.#encoder.limitMessages(limits.get(topic)!, limits.get(deadLetterTopic ?? topic)!);
+  }
+
+  /**
+   * Forgets the open transaction and returns it when it should end with EndTxn(abort), or null
+   * when a send of it failed: then only a new producer's InitProducerId (a bumped epoch) ends it.
+   */
+  #takeTransactionToEnd(): KafkaTransaction | null {
+    const transaction = this.#transaction;
+    this.#transaction = null;
+    if (transaction && this.#sendFailed) {
+      this.#logger.debug({}, 'a send failed: aborting through InitProducerId with a bumped epoch');
+      return null;
     }
-    const message: OutgoingMessage =
-      config.timestamp === 'rowtime'
-        ? { key, value, headers, timestamp: String(Math.trunc(record.rowtime)) }
-        : { key, value, headers };
-    if (deadLetter) {
-      if (config.deadLetterTopic === undefined) {
+    return transaction;
+  }
+
+  #buffer(record: SinkRecord, message: OutgoingMessage): void {
+    if (record.route === 'dead-letter') {
+      if (this.#config.deadLetterTopic === undefined) {
         throw new TidemarkError(
           'CONFIG_INVALID',
           "kafka sink: a record was routed 'dead-letter' but no deadLetterTopic is set",
@@ -368,35 +412,21 @@ export class KafkaSink implements TransactionalSink {
       this.#main.push(message);
     }
     this.#bufferedRecords += 1;
-    this.#bufferedBytes += bytes;
-  }
-
-  /** `{"pipeline":…,"<column>":value,…}`, built by hand: one string, no intermediate object. */
-  #provenanceJson(provenance: SinkRecord['provenance']): string {
-    let text = this.#pipelineJsonPrefix;
-    for (const column in provenance) {
-      const provenanceValue = provenance[column];
-      if (provenanceValue === undefined) continue;
-      text += `,${JSON.stringify(column)}:${JSON.stringify(provenanceValue)}`;
-    }
-    return `${text}}`;
-  }
-
-  #headerName(column: string): string {
-    let name = this.#headerNames.get(column);
-    if (name === undefined) {
-      name = PROVENANCE_HEADER_PREFIX + column;
-      this.#headerNames.set(column, name);
-    }
-    return name;
+    this.#bufferedBytes += this.#encoder.encodedBytes;
   }
 
   /**
-   * Hands the buffered records to one send. Waits for the previous send first (one in flight)
-   * and rethrows its failure. With `wait`, also waits for this send.
+   * Hands the buffered records to one send. Waits until fewer than the producer's
+   * `sendsInFlight` sends are in flight (one for kafkajs) and rethrows a failure. With `wait`,
+   * waits for every send, this one included.
    */
   async #flush(wait: boolean): Promise<void> {
-    await this.#inFlight;
+    const limit = wait ? 1 : (this.#producer?.sendsInFlight ?? 1);
+    const bytes = this.#bufferedBytes;
+    const budget = this.#encoder.batchLimitBytes;
+    const inFlightBytes = () => this.#inFlight.reduce((sum, send) => sum + send.bytes, 0);
+    while (this.#inFlight.length >= limit || (this.#inFlight.length > 0 && inFlightBytes() + bytes > budget))
+      await this.#inFlight.shift()!.done;
     if (this.#sendError !== null) {
       const error = this.#sendError;
       this.#sendError = null;
@@ -411,23 +441,30 @@ export class KafkaSink implements TransactionalSink {
     this.#deadLetter = [];
     this.#bufferedRecords = 0;
     this.#bufferedBytes = 0;
-    const sending = this.#transaction!.send(batches);
+    this.#transactionSentAt ??= Date.now();
+    const sending = this.#transaction!.send(batches).catch((error: unknown) => {
+      this.#sendFailed = true;
+      throw error;
+    });
     if (wait) {
       await sending;
       return;
     }
-    this.#inFlight = sending.then(
-      () => undefined,
-      (error: unknown) => {
-        this.#sendError = error;
-      },
-    );
+    this.#inFlight.push({
+      bytes,
+      done: sending.then(
+        () => undefined,
+        (error: unknown) => {
+          this.#sendError ??= error;
+        },
+      ),
+    });
   }
 
-  /** Waits for the send in flight and forgets it and everything buffered. */
+  /** Waits for the sends in flight and forgets them and everything buffered. */
   async #drop(): Promise<void> {
-    await this.#inFlight;
-    this.#inFlight = Promise.resolve();
+    await Promise.all(this.#inFlight.map((send) => send.done));
+    this.#inFlight = [];
     this.#sendError = null;
     this.#main = [];
     this.#deadLetter = [];
@@ -463,38 +500,70 @@ export class KafkaSink implements TransactionalSink {
     this.#watermarkTopicPartitions = await admin.partitionCount(topic);
   }
 
-  async #startProducer(): Promise<void> {
+  /** Creates and connects (fences with) a producer, unless `current` says the step is stale. */
+  async #startProducer(current: () => void): Promise<void> {
+    current();
     const producer = this.#client.createProducer(resolveTransactionalId(this.#config, this.#identity!));
     this.#producer = producer;
-    await producer.connect();
+    let stale = false;
+    try {
+      await producer.connect(() => {
+        try {
+          current();
+          return true;
+        } catch {
+          stale = true;
+          return false;
+        }
+      });
+      current();
+    } catch (error) {
+      if (stale || this.#producer !== producer) {
+        if (this.#producer === producer) this.#producer = null;
+        await producer.disconnect();
+      }
+      throw error;
+    }
   }
 
-  async #replaceProducer(): Promise<void> {
+  async #replaceProducer(current: () => void): Promise<void> {
     const old = this.#producer;
     this.#producer = null;
     if (old) await old.disconnect();
+    current();
     if (!this.#admin) {
-      this.#admin = this.#client.createAdmin();
-      await this.#admin.connect();
+      const admin = this.#client.createAdmin();
+      this.#admin = admin;
+      await admin.connect();
+      current();
     }
-    await this.#startProducer();
+    await this.#startProducer(current);
   }
 
   /**
    * Reads the committed state. Commit sequence numbers only grow, so a read older than one this
-   * sink already saw (a broker whose metadata is not ready yet answering "no watermark") is
-   * refused as retriable instead of rewinding the sources to their configured start.
+   * sink already saw is never taken (it would rewind the sources). A broker still loading its
+   * metadata can answer so for a moment: the read is repeated for up to `connectTimeoutMs`; an
+   * older answer after that means the watermark group was deleted or reset under a running
+   * pipeline, which is reported as such (not retriable: retrying cannot bring it back).
    */
   async #readState(): Promise<void> {
-    const stored = await readSettledWatermark(this.#admin!, this.#config, this.#identity!);
+    const deadline = Date.now() + this.#config.connectTimeoutMs;
+    let stored = await readSettledWatermark(this.#admin!, this.#config, this.#identity!);
+    while ((stored?.sequence ?? 0) < this.#sequence && Date.now() < deadline) {
+      await sleep(OLDER_READ_RETRY_MS);
+      stored = await readSettledWatermark(this.#admin!, this.#config, this.#identity!);
+    }
     const sequence = stored?.sequence ?? 0;
     if (sequence < this.#sequence) {
+      const what = stored === null ? 'holds no watermark' : `holds commit ${sequence}`;
       throw new TidemarkError(
-        'CONNECTION_FAILED',
-        `kafka sink: group ${this.#group} reads as commit ${sequence}, older than commit ${this.#sequence} seen before`,
+        'WATERMARK_INVALID',
+        `kafka sink: watermark group '${this.#group}' ${what}, but this process committed up to commit ${this.#sequence}: the group was deleted or reset while the pipeline ran`,
         {
-          retriable: true,
-          fix: 'Usually a broker still loading its metadata: the pipeline retries. If it persists, check that nobody deleted or reset the watermark group.',
+          retriable: false,
+          fix: `Do not delete or reset the watermark group of a running pipeline (stop it first; 'tidemark watermarks reset' refuses while it runs). Restart the pipeline: it resumes from what group '${this.#group}' holds now${stored === null ? " (the sources' configured start, as after a reset)" : ''}.`,
+          details: { group: this.#group, stored: sequence, seen: this.#sequence },
         },
       );
     }
@@ -502,41 +571,65 @@ export class KafkaSink implements TransactionalSink {
     this.#sequence = sequence;
   }
 
-  /** Runs `step` (connecting and fencing) within `connectTimeoutMs`. */
-  async #withConnectTimeout(operation: string, step: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `step` (connecting and fencing) within `connectTimeoutMs`. The step gets `current`,
+   * which throws once a later step (or close) started: a step that outlived its deadline must
+   * call it after every await, so it never creates a producer that fences its successor.
+   */
+  async #withConnectTimeout(operation: string, step: (current: () => void) => Promise<void>): Promise<void> {
     const limit = this.#config.connectTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const running = step();
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new TidemarkError(
-            'CONNECTION_FAILED',
-            `kafka sink: ${operation} did not connect within ${limit} ms`,
-            {
-              fix: `Start Kafka or set brokers: (now ${this.#config.brokers.join(',')}).`,
-              details: { brokers: this.#config.brokers, timeoutMs: limit },
-            },
-          ),
-        );
-      }, limit);
-    });
-    try {
-      await Promise.race([running, timeout]);
-    } catch (error) {
-      running.catch(() => {});
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
+    this.#generation += 1;
+    const generation = this.#generation;
+    const current = () => {
+      if (this.#generation !== generation) {
+        throw new TidemarkError('ILLEGAL_STATE', `kafka sink: a late ${operation} step was abandoned`, {
+          fix: 'Nothing to do: a later connect step replaced this one.',
+        });
+      }
+    };
+    await withDeadline(
+      step(current),
+      limit,
+      () =>
+        new TidemarkError(
+          'CONNECTION_FAILED',
+          `kafka sink: ${operation} did not connect within ${limit} ms`,
+          {
+            fix: `Start Kafka or set brokers: (now ${this.#config.brokers.join(',')}).`,
+            details: { brokers: this.#config.brokers, timeoutMs: limit },
+          },
+        ),
+    );
   }
 
   /** Records a failure: FENCED sticks; every failure leaves the sink `failed`. Returns the error to throw. */
   #failed(error: unknown, operation: string): TidemarkError {
-    const translated = translateKafkaError(error, operation, this.#config);
+    let translated = translateKafkaError(error, operation, this.#config);
+    if (translated.code === 'FENCED' && this.#transactionOutlivedTimeout()) {
+      const limit = this.#config.transactionTimeoutMs;
+      translated = new TidemarkError(
+        'TIMEOUT',
+        `kafka sink: ${operation}: the broker aborted the transaction, open for more than transactionTimeoutMs (${limit} ms)`,
+        {
+          cause: translated,
+          retriable: true,
+          fix: `Nothing to do if rare: the pipeline recovers and resumes from the last commit. If it repeats, commit more often (a shorter commit interval or smaller transactions) or raise transactionTimeoutMs (now ${limit} ms; at most the broker's transaction.max.timeout.ms).`,
+          details: { transactionTimeoutMs: limit },
+        },
+      );
+    }
     if (translated.code === 'FENCED') this.#fenced = translated as FencedError;
     this.#machine.to('failed');
     return translated;
+  }
+
+  /**
+   * True when the open transaction reached the broker at least transactionTimeoutMs ago: then a
+   * fencing answer is the coordinator's timeout abort (it bumps the epoch), not a newer instance.
+   */
+  #transactionOutlivedTimeout(): boolean {
+    const sentAt = this.#transactionSentAt;
+    return sentAt !== null && Date.now() - sentAt >= this.#config.transactionTimeoutMs;
   }
 
   async #release(): Promise<void> {
@@ -554,43 +647,4 @@ export class KafkaSink implements TransactionalSink {
 /** Creates an unopened Kafka sink from options as written in YAML (validated here). */
 export function createKafkaSink(config: KafkaSinkConfigInput, options: KafkaSinkOptions = {}): KafkaSink {
   return new KafkaSink(parseKafkaSinkConfig(config), options);
-}
-
-function hasKeys(headers: Record<string, string>): boolean {
-  for (const _ in headers) return true;
-  return false;
-}
-
-function toBytes(
-  bytes: Uint8Array | null,
-  format: KafkaSinkConfig['keyFormat'],
-  field: 'key' | 'value',
-  record: SinkRecord,
-): Buffer | null {
-  if (bytes === null) return null;
-  const buffer = Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (format === 'bytes') return buffer;
-  if (format === 'string') {
-    if (!isUtf8(buffer)) throw poison(field, 'is not valid UTF-8', record);
-    return buffer;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(buffer.toString('utf8'));
-  } catch {
-    throw poison(field, 'is not valid JSON', record);
-  }
-  return Buffer.from(JSON.stringify(parsed), 'utf8');
-}
-
-function poison(field: 'key' | 'value', reason: string, record: SinkRecord): PoisonRecordError {
-  return new PoisonRecordError(
-    `kafka sink: the ${field} of the record at ${record.position.unit} ${reason}`,
-    {
-      fix: `Make the transform produce a valid ${field}, or set ${field}Format: bytes.`,
-      details: { unit: record.position.unit, next: record.position.next },
-    },
-  );
 }

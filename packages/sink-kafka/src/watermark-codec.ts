@@ -20,27 +20,19 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
-  type CommittedState,
-  type PipelineIdentity,
-  type PipelineWatermarks,
-  parseWatermarks,
-  serializeWatermarks,
+  decodeWatermarkDocument,
+  encodeWatermarkDocument,
+  type StoredWatermark,
   TidemarkError,
 } from '@tidemark/sdk';
+
+export type { StoredWatermark };
 
 export const FORMAT_PREFIX = 'tm1:';
 const INLINE = `${FORMAT_PREFIX}j:`;
 const COMPRESSED = `${FORMAT_PREFIX}z:`;
 const CHUNKED = `${FORMAT_PREFIX}c:`;
 const CHUNK = `${FORMAT_PREFIX}p:`;
-
-/** What one commit stores. */
-export interface StoredWatermark {
-  readonly identity: PipelineIdentity;
-  /** Commit sequence number: 1 for the first commit of a group, then +1 per commit. */
-  readonly sequence: number;
-  readonly state: CommittedState;
-}
 
 /** The offset commit entries for one commit: the header, and chunks when the header cannot hold it all. */
 export interface EncodedWatermark {
@@ -54,52 +46,14 @@ export type WatermarkHeader =
   | { readonly kind: 'inline'; readonly document: string }
   | { readonly kind: 'chunked'; readonly count: number; readonly hash: string; readonly topic: string };
 
-interface DocumentHead {
-  pipelineId: string;
-  taskId?: string;
-  sequence: number;
-  rowtime: number | null;
-  committedAt: number | null;
-}
-
-/** Serialises what one commit stores into the document text. */
+/** Serialises what one commit stores into the document text (the format every sink shares). */
 export function toDocument(stored: StoredWatermark): string {
-  const head: DocumentHead = {
-    pipelineId: stored.identity.pipelineId,
-    ...(stored.identity.taskId === undefined ? {} : { taskId: stored.identity.taskId }),
-    sequence: stored.sequence,
-    rowtime: stored.state.rowtime,
-    committedAt: stored.state.committedAt,
-  };
-  return `${JSON.stringify(head)}\n${serializeWatermarks(stored.state.watermarks)}`;
+  return encodeWatermarkDocument(stored);
 }
 
 /** Parses a document; throws WATERMARK_INVALID (naming `group`) on anything malformed. */
 export function fromDocument(document: string, group: string): StoredWatermark {
-  const newline = document.indexOf('\n');
-  if (newline < 0) throw invalid(group, 'the stored document has no header line');
-  let head: unknown;
-  try {
-    head = JSON.parse(document.slice(0, newline));
-  } catch (cause) {
-    throw invalid(group, 'the stored document header is not JSON', cause);
-  }
-  if (!isDocumentHead(head))
-    throw invalid(group, 'the stored document header lacks pipelineId/sequence/rowtime');
-  let watermarks: PipelineWatermarks;
-  try {
-    watermarks = parseWatermarks(document.slice(newline + 1));
-  } catch (cause) {
-    throw invalid(group, 'the stored watermarks do not parse', cause);
-  }
-  return {
-    identity:
-      head.taskId === undefined
-        ? { pipelineId: head.pipelineId }
-        : { pipelineId: head.pipelineId, taskId: head.taskId },
-    sequence: head.sequence,
-    state: { watermarks, rowtime: head.rowtime, committedAt: head.committedAt },
-  };
+  return decodeWatermarkDocument(document, (reason, cause) => invalid(group, reason, cause));
 }
 
 /**
@@ -199,27 +153,13 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-function isDocumentHead(value: unknown): value is DocumentHead {
-  if (typeof value !== 'object' || value === null) return false;
-  const head = value as Record<string, unknown>;
-  return (
-    typeof head.pipelineId === 'string' &&
-    (head.taskId === undefined || typeof head.taskId === 'string') &&
-    typeof head.sequence === 'number' &&
-    Number.isSafeInteger(head.sequence) &&
-    head.sequence >= 0 &&
-    (head.rowtime === null || typeof head.rowtime === 'number') &&
-    (head.committedAt === null || typeof head.committedAt === 'number')
-  );
-}
-
 /** A WATERMARK_INVALID error naming the watermark group. */
 export function invalid(group: string, reason: string, cause?: unknown, fix?: string): TidemarkError {
   return new TidemarkError('WATERMARK_INVALID', `watermark group '${group}': ${reason}`, {
     ...(cause === undefined ? {} : { cause }),
     fix:
       fix ??
-      `Check that no other program commits offsets for group '${group}'; to start over, delete the group (an explicit reset).`,
+      `Check that no other program commits offsets for group '${group}' (each pipeline needs its own watermarkGroup). Do not delete the group: the pipeline would restart from its sources' configured start. To move a stopped pipeline deliberately, run 'tidemark watermarks reset --to <target>'.`,
     details: { group },
   });
 }

@@ -1,3 +1,4 @@
+import { taskSliceSchema } from '@tidemark/sdk';
 import { z } from 'zod';
 
 /** Options of the `file` source, as written in YAML under a source of `type: file`. */
@@ -53,9 +54,9 @@ export const fileSourceConfigSchema = z
       .number()
       .int()
       .positive()
-      .default(1024 * 1024)
+      .default(1_000_000)
       .describe(
-        'Longest line accepted (bytes, without the newline). A longer line becomes a poison record holding its first maxLineBytes bytes.',
+        "Longest line accepted (bytes, without its line ending: `\\n` or `\\r\\n`). A longer line becomes a poison record holding its first maxLineBytes bytes. The default leaves room for headers under Kafka's default message.max.bytes (1,048,588); a sink also refuses, as poison, a record larger than its topic accepts.",
       ),
     readBufferBytes: z
       .number()
@@ -75,7 +76,13 @@ export const fileSourceConfigSchema = z
       .min(1)
       .optional()
       .describe(
-        'jsonl/csv only: top-level field holding the event time, as epoch milliseconds or an ISO-8601 string. Default rowtime: the file modification time when read.',
+        'jsonl/csv only: top-level field holding the event time, as an epoch number in `rowtimeUnit` or an ISO-8601 string. A time outside years 1970–9999 makes the record poison. Default rowtime: the file modification time when read.',
+      ),
+    rowtimeUnit: z
+      .enum(['ms', 's', 'us', 'ns'])
+      .default('ms')
+      .describe(
+        'Unit of a numeric `rowtimeField` value (and of digit strings): ms, s, us or ns since 1970-01-01T00:00:00Z. ISO-8601 strings are read as they are.',
       ),
     start: z
       .enum(['earliest', 'latest'])
@@ -83,6 +90,7 @@ export const fileSourceConfigSchema = z
       .describe(
         'Where to start when no watermark was committed: earliest reads every file from its beginning; latest reads only what is appended to existing files after the source first opened (files created later are read whole).',
       ),
+    task: taskSliceSchema,
   })
   .superRefine((config, context) => {
     if (config.format === 'lines') {

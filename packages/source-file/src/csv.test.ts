@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseCsvLine } from './csv.js';
+import { parseCsvRecord } from './csv.js';
 
-describe('parseCsvLine', () => {
+describe('parseCsvRecord', () => {
   it.each([
     ['a,b,c', ['a', 'b', 'c']],
     ['', ['']],
@@ -11,15 +11,17 @@ describe('parseCsvLine', () => {
     ['""', ['']],
     [' a , b ', [' a ', ' b ']],
     ['ab"c,d', ['ab"c', 'd']],
+    ['4,"Great product\nwould buy, again",5', ['4', 'Great product\nwould buy, again', '5']],
+    ['1,"two\r\nlines"', ['1', 'two\r\nlines']],
   ])('parses %j', (line, fields) => {
-    expect(parseCsvLine(line)).toEqual({ fields });
+    expect(parseCsvRecord(line)).toEqual({ fields });
   });
 
   it.each([
-    ['"open, never closed', /unterminated/],
-    ['"closed"junk,b', /after closing quote/],
+    ['"open, never closed', /Quote Not Closed/],
+    ['"closed"junk,b', /Invalid Closing Quote/],
   ])('rejects %j', (line, message) => {
-    const result = parseCsvLine(line);
+    const result = parseCsvRecord(line);
     expect('error' in result && result.error).toMatch(message);
   });
 });

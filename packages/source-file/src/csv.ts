@@ -1,52 +1,32 @@
-/** The result of parsing one CSV line: its fields, or why it is not valid CSV. */
+import { parse } from 'csv-parse/sync';
+
+/** The result of parsing one CSV record: its fields, or why it is not valid CSV. */
 export type CsvParseResult = { readonly fields: string[] } | { readonly error: string };
 
-const QUOTE = 34;
-const COMMA = 44;
-
 /**
- * Parses one physical CSV line (RFC 4180 style, comma-separated): a field may be quoted with
- * `"`, a quoted field may hold commas, and `""` inside it stands for one quote. A quoted field
- * must end at a comma or at the end of the line. Newlines inside quoted fields are not
- * supported: the line ends at the newline, so such a field reports an unterminated quote.
- * Unquoted fields are taken verbatim (spaces kept, a stray quote inside kept as is).
+ * Parses one CSV record (RFC 4180, comma-separated) with csv-parse: a field may be quoted with
+ * `"`, a quoted field may hold commas and newlines (the splitter keeps such a record whole), and
+ * `""` inside it stands for one quote. A quoted field must end at a comma or at the end of the
+ * record. Unquoted fields are taken verbatim (spaces kept, a stray quote inside kept as is).
  */
-export function parseCsvLine(line: string): CsvParseResult {
-  const fields: string[] = [];
-  const length = line.length;
-  let index = 0;
-  while (true) {
-    if (line.charCodeAt(index) === QUOTE) {
-      let value = '';
-      let segmentStart = index + 1;
-      let cursor = segmentStart;
-      while (true) {
-        const quote = line.indexOf('"', cursor);
-        if (quote === -1) return { error: `unterminated quoted field ${fields.length + 1}` };
-        if (line.charCodeAt(quote + 1) === QUOTE) {
-          value += line.slice(segmentStart, quote + 1);
-          cursor = quote + 2;
-          segmentStart = cursor;
-          continue;
-        }
-        value += line.slice(segmentStart, quote);
-        index = quote + 1;
-        break;
-      }
-      fields.push(value);
-      if (index === length) return { fields };
-      if (line.charCodeAt(index) !== COMMA) {
-        return { error: `unexpected character after closing quote of field ${fields.length}` };
-      }
-      index += 1;
-      continue;
+export function parseCsvRecord(text: string): CsvParseResult {
+  let rows: string[][];
+  try {
+    rows = parse(text, { relax_column_count: true }) as string[][];
+  } catch (error) {
+    // A stray quote inside an unquoted field is kept as is; every other quote error stands.
+    if ((error as { code?: string }).code !== 'INVALID_OPENING_QUOTE')
+      return { error: error instanceof Error ? error.message : String(error) };
+    try {
+      rows = parse(text, { relax_column_count: true, relax_quotes: true }) as string[][];
+    } catch (relaxed) {
+      return { error: relaxed instanceof Error ? relaxed.message : String(relaxed) };
     }
-    const comma = line.indexOf(',', index);
-    if (comma === -1) {
-      fields.push(line.slice(index));
-      return { fields };
-    }
-    fields.push(line.slice(index, comma));
-    index = comma + 1;
   }
+  if (rows.length === 0) return { fields: [''] };
+  if (rows.length > 1) return { error: `one record expected, ${rows.length} found` };
+  return { fields: rows[0]! };
 }
+
+/** @deprecated The former name of {@link parseCsvRecord}. */
+export const parseCsvLine = parseCsvRecord;

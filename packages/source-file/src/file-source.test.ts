@@ -264,6 +264,73 @@ describe('batch mode', () => {
     expect(Buffer.from(records[0]!.key!).toString()).toBe('2');
     expect(records[1]!.poison).toMatch(/2 fields, the header 3/);
   });
+
+  it('keeps a CSV record whose quoted field holds newlines whole, and resumes at record boundaries', async () => {
+    const content = 'id,name,note\n4,"Great product\nwould buy, again",5\n5,"two\r\nbreaks\n",6\n6,plain,7\n';
+    writeFileSync(join(directory, 'a.csv'), content);
+    const source = make({ watch: false, format: 'csv' });
+    await source.open(null);
+    const { records } = await drain(source);
+    expect(records.map((record) => record.poison ?? JSON.parse(text(record)))).toEqual([
+      { id: '4', name: 'Great product\nwould buy, again', note: '5' },
+      { id: '5', name: 'two\r\nbreaks\n', note: '6' },
+      { id: '6', name: 'plain', note: '7' },
+    ]);
+    expect(records.map((record) => record.provenance['file.line'])).toEqual([2, 4, 7]);
+    const boundaries = records.map((record) => record.provenance['file.position']);
+    expect(boundaries).toEqual([content.indexOf('5,"two'), content.indexOf('6,plain'), content.length]);
+    const first = await source.read({
+      signal: new AbortController().signal,
+      maxRecords: 1,
+      maxBytes: 1 << 20,
+      maxWaitMs: 0,
+    });
+    expect(first.records).toEqual([]);
+    const resumed = make({ watch: false, format: 'csv' });
+    await resumed.open(fold({}, { records: records.slice(0, 1), end: false }));
+    const rest = await drain(resumed);
+    expect(rest.records.map((record) => JSON.parse(text(record)).id)).toEqual(['5', '6']);
+    expect(rest.records.map((record) => record.provenance['file.line'])).toEqual([4, 7]);
+  });
+});
+
+describe('rotation while stopped', () => {
+  it('warns naming a file rotated out of the pattern twice while stopped', async () => {
+    const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+    const logger = {
+      child: () => logger,
+      debug: () => {},
+      info: () => {},
+      error: () => {},
+      warn: (fields: Record<string, unknown>, message: string) => warnings.push({ fields, message }),
+    };
+    writeFileSync(join(directory, 'app.log'), 'x1\nx2\n');
+    const first = createFileSource({ directory, pattern: 'app.log', watch: false }, 'files');
+    sources.push(first);
+    await first.open(null);
+    const batch = await first.read({
+      signal: new AbortController().signal,
+      maxRecords: 1,
+      maxBytes: 1 << 20,
+      maxWaitMs: 0,
+    });
+    await first.close();
+    renameSync(join(directory, 'app.log'), join(directory, 'app.log.1'));
+    writeFileSync(join(directory, 'app.log'), 'y1\n');
+    renameSync(join(directory, 'app.log.1'), join(directory, 'app.log.2'));
+    renameSync(join(directory, 'app.log'), join(directory, 'app.log.1'));
+    writeFileSync(join(directory, 'app.log'), 'z1\n');
+    const second = createFileSource({ directory, pattern: 'app.log', watch: false }, 'files', {
+      logger: logger as never,
+    });
+    sources.push(second);
+    await second.open(fold({}, batch));
+    const { records } = await drain(second);
+    expect(records.map(text)).toEqual(['x2', 'z1']);
+    const warning = warnings.find((entry) => entry.message.includes('rotated out of the pattern'));
+    expect(warning?.message).toContain(join(directory, 'app.log.1'));
+    expect(warning?.message).toContain("widen pattern to the rotated names (e.g. 'app.log*')");
+  });
 });
 
 describe('tail mode', () => {
@@ -347,6 +414,22 @@ describe('tail mode', () => {
     writeFileSync(path, 'new-line-1\nnew-line-2\nnew3\n');
     const after = await drain(source, { count: 3, watermark: before.watermark });
     expect(after.records.map(text)).toEqual(['new-line-1', 'new-line-2', 'new3']);
+    expect(after.watermark['lane/0']).toMatchObject({ generation: 1 });
+  });
+
+  it('tailing: notices a truncation rewritten past the read position when a directory scan saw the file first', async () => {
+    const path = join(directory, 'app.log');
+    writeFileSync(path, 'a1\na2\n');
+    const source = make({ watch: true });
+    await source.open(null);
+    const before = await drain(source, { count: 2 });
+    // Truncated, then rewritten beyond byte 6 with a line boundary there: a scan (the rescan
+    // is due every 25 ms) lists the file with its new modification time before it is read.
+    truncateSync(path, 0);
+    appendFileSync(path, 'b1\nb2\nb3\n');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const after = await drain(source, { count: 3, watermark: before.watermark, timeoutMs: 1_000 });
+    expect(after.records.map(text)).toEqual(['b1', 'b2', 'b3']);
     expect(after.watermark['lane/0']).toMatchObject({ generation: 1 });
   });
 

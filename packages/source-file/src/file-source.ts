@@ -1,11 +1,12 @@
 import { readdir, stat } from 'node:fs/promises';
-import { join, matchesGlob } from 'node:path';
+import { basename, join, matchesGlob } from 'node:path';
 import {
   type ConnectorContext,
   type JsonValue,
   type Logger,
   type ProvenanceColumn,
   type ProvenanceValue,
+  parseConnectorConfig,
   type ReadOptions,
   type Source,
   type SourceBatch,
@@ -15,9 +16,9 @@ import {
   type TidemarkRecord,
   type Watermark,
 } from '@tidemark/sdk';
-import { type FSWatcher, watch } from 'chokidar';
 import { type FileSourceConfig, type FileSourceConfigInput, fileSourceConfigSchema } from './config.js';
-import { parseCsvLine } from './csv.js';
+import { LineDecoder } from './decode.js';
+import { DirectoryDiscovery, type ListedFile } from './discovery.js';
 import { FileDescriptor } from './file-descriptor.js';
 import {
   decodeWatermark,
@@ -35,7 +36,13 @@ import {
   identityKey,
   identityOf,
 } from './identity.js';
-import { LineSplitter, type SplitLine } from './line-splitter.js';
+import { type ActiveFile, BatchBuilder, laneStateOf, locateLaneFile } from './lanes.js';
+import { LineSplitter, type LineSplitterOptions, type SplitLine } from './line-splitter.js';
+
+// Over 400 lines on purpose: FileSource owns the lane table, the finished-file set and the
+// batch-mode queue, and positioning, reconciling a listing and pumping lines all change them
+// together. Discovery (discovery.ts), decoding (decode.ts), lane state and locating a lane's
+// file (lanes.ts), identity and the watermark codec live in their own files.
 
 /** The provenance columns every record of a file source carries. */
 export const FILE_PROVENANCE: readonly ProvenanceColumn[] = Object.freeze([
@@ -54,56 +61,6 @@ export const FILE_PROVENANCE: readonly ProvenanceColumn[] = Object.freeze([
 
 /** Finished-file tokens missing from this many consecutive directory listings are forgotten. */
 const PRUNE_AFTER_MISSES = 2;
-const STAT_CONCURRENCY = 64;
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
-interface ListedFile {
-  readonly name: string;
-  readonly path: string;
-  readonly identity: FileIdentity;
-  readonly key: string;
-  readonly size: number;
-  readonly mtimeNs: bigint;
-}
-
-interface ActiveFile {
-  readonly lane: number;
-  path: string;
-  name: string;
-  readonly identity: FileIdentity;
-  readonly key: string;
-  handle: FileDescriptor;
-  splitter: LineSplitter;
-  line: number;
-  head: string;
-  headLength: number;
-  generation: number;
-  mtimeNs: bigint;
-  /** When the file was first seen missing from the pattern (renamed away or deleted), or null. */
-  departedAt: number | null;
-  /** Consecutive listings the file was missing from. */
-  departedScans: number;
-  csvHeader: string[] | null;
-  headerSeen: boolean;
-  /** JSON of the lane state last handed to the runtime (in a record position or an advance). */
-  reported: string | null;
-  lastEmitted: LaneState | null;
-}
-
-class BatchBuilder {
-  readonly records: TidemarkRecord[] = [];
-  bytes = 0;
-  constructor(readonly options: ReadOptions) {}
-
-  add(record: TidemarkRecord): void {
-    this.records.push(record);
-    this.bytes += (record.key?.byteLength ?? 0) + (record.value?.byteLength ?? 0);
-  }
-
-  get full(): boolean {
-    return this.records.length >= this.options.maxRecords || this.bytes >= this.options.maxBytes;
-  }
-}
 
 /**
  * A file source: reads the files of one directory that match a glob, in name or modification-time
@@ -139,17 +96,19 @@ export class FileSource implements Source {
   /** `start: latest`: where each file stood when the source first opened without a watermark. */
   #latest: Map<string, { offset: number; line: number }> | null = null;
   #useLatest = false;
-  readonly #tokens = new Map<string, { size: number; token: string }>();
-  #watcher: FSWatcher | null = null;
-  readonly #wakers = new Set<() => void>();
-  #scanRequested = true;
-  #lastScanAt = 0;
+  readonly #tokens = new Map<string, { size: number; mtimeNs: bigint; token: string }>();
+  readonly #discovery: DirectoryDiscovery;
+  readonly #decoder: LineDecoder;
+  readonly #splitterOptions: LineSplitterOptions;
 
   constructor(config: FileSourceConfig, name: string, logger: Logger = silentLogger) {
     this.#config = config;
     this.name = name;
     this.#logger = logger.child({ source: name, directory: config.directory });
     this.capabilities = Object.freeze({ replay: 'seek', exactlyOnce: true, bounded: !config.watch });
+    this.#discovery = new DirectoryDiscovery(config, name, this.#logger);
+    this.#decoder = new LineDecoder(config);
+    this.#splitterOptions = { csv: config.format === 'csv' };
   }
 
   /**
@@ -161,10 +120,10 @@ export class FileSource implements Source {
   async open(watermark: Watermark | null): Promise<void> {
     if (this.#isOpen)
       throw new TidemarkError('ILLEGAL_STATE', `file source '${this.name}': open() while open`);
-    await this.#checkDirectory();
+    await this.#discovery.checkDirectory();
     this.#isOpen = true;
     try {
-      if (this.#config.watch) this.#startWatcher();
+      if (this.#config.watch) this.#discovery.startWatching();
       await this.#position(watermark);
     } catch (error) {
       await this.close();
@@ -186,8 +145,7 @@ export class FileSource implements Source {
     const { watch: tailing, pollIntervalMs } = this.#config;
     try {
       while (!options.signal.aborted && this.#isOpen) {
-        if (tailing && (this.#scanRequested || Date.now() - this.#lastScanAt >= pollIntervalMs))
-          await this.#scan();
+        if (tailing && this.#discovery.scanDue) await this.#scan();
         if (!tailing && this.#active.size === 0) await this.#admitNextQueued();
         let finishedOne = false;
         for (const active of this.#readOrder()) {
@@ -196,7 +154,7 @@ export class FileSource implements Source {
           if (outcome !== 'eof') break;
         }
         if (!tailing && this.#active.size === 0 && this.#queue.length === 0) {
-          await this.#pruneFinished(await this.#list());
+          await this.#pruneFinished(await this.#discovery.list());
           this.#ended = true;
           break;
         }
@@ -204,7 +162,7 @@ export class FileSource implements Source {
         if (!tailing) continue;
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
-        await this.#waitForChange(Math.min(remaining, pollIntervalMs), options.signal);
+        await this.#discovery.waitForChange(Math.min(remaining, pollIntervalMs), options.signal);
       }
     } catch (error) {
       throw fileError(error, `file source '${this.name}': read failed`);
@@ -236,95 +194,8 @@ export class FileSource implements Source {
   /** Closes every file descriptor and the directory watcher. Idempotent. */
   async close(): Promise<void> {
     this.#isOpen = false;
-    const watcher = this.#watcher;
-    this.#watcher = null;
-    await watcher?.close();
-    for (const wake of this.#wakers) wake();
+    await this.#discovery.close();
     await this.#releaseFiles();
-  }
-
-  /** The state `lane/N` of an active file: where its reading stands now. */
-  #laneState(active: ActiveFile): LaneState {
-    return {
-      path: active.path,
-      offset: active.splitter.lineStart,
-      line: active.line,
-      dev: active.identity.dev,
-      ino: active.identity.ino,
-      birth: active.identity.birth,
-      head: active.head,
-      headLength: active.headLength,
-      generation: active.generation,
-    };
-  }
-
-  async #checkDirectory(): Promise<void> {
-    const { directory } = this.#config;
-    let isDirectory = false;
-    try {
-      isDirectory = (await stat(directory)).isDirectory();
-    } catch (cause) {
-      throw new TidemarkError(
-        'CONFIG_INVALID',
-        `file source '${this.name}': cannot read directory ${directory}`,
-        {
-          cause,
-          fix: 'Create the directory or correct `directory`, and let the process read it.',
-        },
-      );
-    }
-    if (!isDirectory) {
-      throw new TidemarkError(
-        'CONFIG_INVALID',
-        `file source '${this.name}': ${directory} is not a directory`,
-        {
-          fix: 'Point `directory` at a directory; use `pattern` to pick files in it.',
-        },
-      );
-    }
-  }
-
-  /**
-   * Watches the directory (chokidar, depth 0) so appends, new files and renames are seen at
-   * once; the poll every `pollIntervalMs` stays as the safety net for missed events.
-   */
-  #startWatcher(): void {
-    try {
-      const watcher = watch(this.#config.directory, {
-        depth: 0,
-        ignoreInitial: true,
-        persistent: false,
-        alwaysStat: false,
-      });
-      watcher.on('all', () => this.#requestScan());
-      watcher.on('error', (error) => {
-        this.#logger.warn({ err: String(error) }, 'directory watcher failed; polling only');
-        void watcher.close();
-        if (this.#watcher === watcher) this.#watcher = null;
-      });
-      this.#watcher = watcher;
-    } catch (error) {
-      this.#logger.warn({ err: String(error) }, 'cannot watch the directory; polling only');
-    }
-  }
-
-  #requestScan(): void {
-    this.#scanRequested = true;
-    for (const wake of this.#wakers) wake();
-  }
-
-  #waitForChange(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wakers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wakers.add(done);
-    });
   }
 
   async #releaseFiles(): Promise<void> {
@@ -347,19 +218,17 @@ export class FileSource implements Source {
       for (const [lane, state] of [...decoded.lanes].sort(([a], [b]) => a - b))
         await this.#resume(lane, state);
     }
-    const listing = await this.#list();
+    const listing = await this.#discovery.scan();
     if (this.#useLatest && this.#latest === null) {
       this.#latest = new Map();
       for (const listed of listing) this.#latest.set(listed.key, await this.#latestPosition(listed));
     }
     await this.#reconcile(listing);
-    this.#lastScanAt = Date.now();
-    this.#scanRequested = false;
   }
 
   /** Reopens the file of a committed lane, wherever it is now; frees the lane when it is gone. */
   async #resume(lane: number, state: LaneState): Promise<void> {
-    const located = await this.#locate(state);
+    const located = await locateLaneFile(this.#config.directory, state);
     if (located === null) {
       this.#logger.warn(
         { lane, path: state.path, offset: state.offset },
@@ -369,6 +238,8 @@ export class FileSource implements Source {
       return;
     }
     const { handle, path, size } = located;
+    if (path !== state.path && !matchesGlob(basename(path), this.#config.pattern))
+      await this.#warnRotatedAway(state.path, path, located.mtimeNs);
     let { offset, line, generation, head, headLength } = state;
     const headMatches =
       headLength === 0 || (size >= headLength && (await fingerprint(handle, headLength)) === head);
@@ -388,62 +259,31 @@ export class FileSource implements Source {
     active.head = head;
     active.headLength = headLength;
     active.mtimeNs = located.mtimeNs;
+    active.readMtimeNs = located.mtimeNs;
     active.reported = JSON.stringify(state);
     if (this.#config.format === 'csv' && offset > 0) await this.#loadCsvHeader(active);
   }
 
-  /** Finds and opens the file a lane state describes: at its path, else anywhere in the directory. */
-  async #locate(state: LaneState): Promise<{
-    handle: FileDescriptor;
-    path: string;
-    identity: FileIdentity;
-    size: number;
-    mtimeNs: bigint;
-  } | null> {
-    const wanted = identityKey(state);
-    const tryPath = async (path: string) => {
-      let handle: FileDescriptor;
-      try {
-        handle = await FileDescriptor.open(path);
-      } catch {
-        return null;
-      }
-      const stats = await handle.stat().catch(async (error: unknown) => {
-        await handle.close();
-        throw error;
-      });
-      const identity = identityOf(stats);
-      const headMatches = async (): Promise<boolean> => {
-        try {
-          return (await fingerprint(handle, state.headLength)) === state.head;
-        } catch (error) {
-          await handle.close();
-          throw error;
-        }
-      };
-      const sameFile =
-        stats.isFile() &&
-        identityKey(identity) === wanted &&
-        (hasBirthTime(identity) ||
-          state.headLength === 0 ||
-          (stats.size >= BigInt(state.headLength) && (await headMatches())));
-      if (!sameFile) {
-        await handle.close();
-        return null;
-      }
-      return { handle, path, identity, size: Number(stats.size), mtimeNs: stats.mtimeNs };
-    };
-    const atPath = await tryPath(state.path);
-    if (atPath !== null) return atPath;
-    for (const name of await readdir(this.#config.directory)) {
+  /**
+   * The file in progress was renamed out of the pattern while the source was stopped: it is read
+   * to its end, but a file that took its name and was itself rotated out before the restart
+   * (app.log → .1 → .2) was never seen and is not read. Warns naming such candidates: files
+   * outside the pattern modified since the file in progress was.
+   */
+  async #warnRotatedAway(from: string, to: string, since: bigint): Promise<void> {
+    const skipped: string[] = [];
+    for (const name of await readdir(this.#config.directory).catch(() => [] as string[])) {
       const path = join(this.#config.directory, name);
-      if (path === state.path) continue;
+      if (path === to || matchesGlob(name, this.#config.pattern)) continue;
       const stats = await stat(path, { bigint: true }).catch(() => null);
-      if (stats === null || identityKey(identityOf(stats)) !== wanted) continue;
-      const found = await tryPath(path);
-      if (found !== null) return found;
+      if (stats?.isFile() && stats.mtimeNs >= since) skipped.push(path);
     }
-    return null;
+    this.#logger.warn(
+      { from, to, notRead: skipped },
+      skipped.length > 0
+        ? `file in progress was rotated out of the pattern while stopped; it is read to its end, but ${skipped.join(', ')} (rotated out of the pattern too, never seen) is not read: widen pattern to the rotated names (e.g. '${this.#config.pattern}*') to read rotated files`
+        : 'file in progress was rotated out of the pattern while stopped; it is read to its end',
+    );
   }
 
   #activate(
@@ -461,12 +301,13 @@ export class FileSource implements Source {
       identity,
       key: identityKey(identity),
       handle,
-      splitter: new LineSplitter(this.#config.maxLineBytes, offset),
+      splitter: new LineSplitter(this.#config.maxLineBytes, offset, this.#splitterOptions),
       line,
       head: '',
       headLength: 0,
       generation: 0,
       mtimeNs: 0n,
+      readMtimeNs: 0n,
       departedAt: null,
       departedScans: 0,
       csvHeader: null,
@@ -478,37 +319,8 @@ export class FileSource implements Source {
     return active;
   }
 
-  /** Lists the regular files matching the pattern, sorted in the configured order. */
-  async #list(): Promise<ListedFile[]> {
-    const { directory, pattern, order } = this.#config;
-    const names = (await readdir(directory)).filter((name) => matchesGlob(name, pattern));
-    const listed: ListedFile[] = [];
-    for (let index = 0; index < names.length; index += STAT_CONCURRENCY) {
-      const slice = names.slice(index, index + STAT_CONCURRENCY);
-      const stats = await Promise.all(
-        slice.map((name) => stat(join(directory, name), { bigint: true }).catch(() => null)),
-      );
-      slice.forEach((name, position) => {
-        const entry = stats[position];
-        if (!entry?.isFile()) return;
-        const identity = identityOf(entry);
-        listed.push({
-          name,
-          path: join(directory, name),
-          identity,
-          key: identityKey(identity),
-          size: Number(entry.size),
-          mtimeNs: entry.mtimeNs,
-        });
-      });
-    }
-    return listed.sort(order === 'name' ? byName : byModificationTime);
-  }
-
   async #scan(): Promise<void> {
-    this.#scanRequested = false;
-    this.#lastScanAt = Date.now();
-    await this.#reconcile(await this.#list());
+    await this.#reconcile(await this.#discovery.scan());
   }
 
   /**
@@ -586,10 +398,13 @@ export class FileSource implements Source {
     if (hasBirthTime(listed.identity)) {
       if (cached) return cached.token;
       const token = finishedToken(listed.identity, '');
-      this.#tokens.set(listed.key, { size: 0, token });
+      this.#tokens.set(listed.key, { size: 0, mtimeNs: 0n, token });
       return token;
     }
-    if (cached && (cached.size === listed.size || cached.size >= FINGERPRINT_BYTES)) return cached.token;
+    // Without a birth time an inode may be reused by a new file at once (NFS, some FUSE mounts):
+    // the cached token holds only while size and modification time are unchanged; otherwise
+    // the first bytes are read again, so a replaced file is never taken for a finished one.
+    if (cached && cached.size === listed.size && cached.mtimeNs === listed.mtimeNs) return cached.token;
     let handle: FileDescriptor;
     try {
       handle = await FileDescriptor.open(listed.path);
@@ -599,7 +414,7 @@ export class FileSource implements Source {
     try {
       const head = await fingerprint(handle, Math.min(listed.size, FINGERPRINT_BYTES));
       const token = finishedToken(listed.identity, head);
-      this.#tokens.set(listed.key, { size: listed.size, token });
+      this.#tokens.set(listed.key, { size: listed.size, mtimeNs: listed.mtimeNs, token });
       return token;
     } finally {
       await handle.close();
@@ -629,7 +444,7 @@ export class FileSource implements Source {
     const identity = identityOf(stats);
     if (identityKey(identity) !== listed.key) {
       await handle.close();
-      this.#requestScan();
+      this.#discovery.requestScan();
       return;
     }
     let lane = 0;
@@ -644,6 +459,7 @@ export class FileSource implements Source {
       latest?.line ?? 0,
     );
     active.mtimeNs = stats.mtimeNs;
+    active.readMtimeNs = stats.mtimeNs;
     await this.#refreshHead(active, Number(stats.size));
     if (this.#config.format === 'csv' && active.splitter.lineStart > 0) await this.#loadCsvHeader(active);
   }
@@ -699,7 +515,7 @@ export class FileSource implements Source {
 
   /** Reads the header row of a CSV file whose reading resumes past it. */
   async #loadCsvHeader(active: ActiveFile): Promise<void> {
-    const splitter = new LineSplitter(this.#config.maxLineBytes, 0);
+    const splitter = new LineSplitter(this.#config.maxLineBytes, 0, this.#splitterOptions);
     const buffer = Buffer.allocUnsafe(Math.min(this.#config.readBufferBytes, 64 * 1024));
     let position = 0;
     while (position < active.splitter.lineStart) {
@@ -709,26 +525,15 @@ export class FileSource implements Source {
       position += bytesRead;
       for (let line = splitter.next(); line !== null; line = splitter.next()) {
         if (line.end > active.splitter.lineStart) return;
-        if (this.#takeCsvHeader(active, line)) return;
+        if (this.#decoder.takeCsvHeader(active, line)) return;
       }
     }
-  }
-
-  /** Treats `line` as the header when none was seen yet; returns true when it was taken as such. */
-  #takeCsvHeader(active: ActiveFile, line: SplitLine): boolean {
-    if (active.headerSeen) return false;
-    const bytes = withoutBom(line);
-    if (!line.overLimit && isBlank(bytes)) return false;
-    active.headerSeen = true;
-    const parsed = line.overLimit ? null : parseCsvLine(bytes.toString('utf8'));
-    active.csvHeader = parsed !== null && 'fields' in parsed ? parsed.fields : null;
-    return true;
   }
 
   #readOrder(): ActiveFile[] {
     const actives = [...this.#active.values()];
     if (actives.length < 2) return actives;
-    return actives.sort(this.#config.order === 'name' ? byName : byModificationTime);
+    return actives.sort(this.#discovery.compare);
   }
 
   /**
@@ -738,26 +543,29 @@ export class FileSource implements Source {
   async #pump(active: ActiveFile, batch: BatchBuilder): Promise<'full' | 'eof' | 'finished'> {
     while (true) {
       for (let line = active.splitter.next(); line !== null; line = active.splitter.next()) {
-        active.line += 1;
+        active.line += 1 + line.embeddedNewlines;
         this.#emit(active, line, batch);
         if (batch.full) return 'full';
       }
       if (batch.options.signal.aborted) return 'full';
       const stats = await active.handle.stat();
       const size = Number(stats.size);
-      const modified = stats.mtimeNs !== active.mtimeNs;
+      const modified = stats.mtimeNs !== active.readMtimeNs;
+      active.readMtimeNs = stats.mtimeNs;
       active.mtimeNs = stats.mtimeNs;
       const position = active.splitter.readPosition;
-      // Truncated: shorter than what was read, or (truncated and rewritten past the read position
-      // since the last look) its first bytes changed. Appends never change the first bytes.
-      const rewritten = size >= position && modified && (await this.#headChanged(active));
+      // Truncated: shorter than what was read, or (truncated and rewritten up to or past the read
+      // position) its first bytes changed; appends never change them. They are compared whenever
+      // the file changed since this loop last looked, and before any new bytes are read.
+      const rewritten =
+        size >= position && (modified || size > position) && (await this.#headChanged(active));
       if (size < position || rewritten) {
         this.#logger.warn(
           { path: active.path, position, size },
           'file was truncated (copytruncate?); reading it again from 0',
         );
         active.generation += 1;
-        active.splitter = new LineSplitter(this.#config.maxLineBytes, 0);
+        active.splitter = new LineSplitter(this.#config.maxLineBytes, 0, this.#splitterOptions);
         active.line = 0;
         active.head = '';
         active.headLength = 0;
@@ -777,7 +585,7 @@ export class FileSource implements Source {
       if (!this.#shouldFinish(active)) return 'eof';
       const last = active.splitter.flush();
       if (last !== null) {
-        active.line += 1;
+        active.line += 1 + last.embeddedNewlines;
         this.#emit(active, last, batch);
       }
       await this.#finish(active);
@@ -794,7 +602,7 @@ export class FileSource implements Source {
       return active.departedScans >= PRUNE_AFTER_MISSES && now - active.departedAt >= pollIntervalMs;
     }
     if (finishIdleMs === null || now - Number(active.mtimeNs / 1_000_000n) < finishIdleMs) return false;
-    const compare = this.#config.order === 'name' ? byName : byModificationTime;
+    const compare = this.#discovery.compare;
     for (const other of this.#active.values()) {
       if (other !== active && other.departedAt === null && compare(active, other) < 0) return true;
     }
@@ -813,82 +621,24 @@ export class FileSource implements Source {
 
   /** Turns one line into a record (or nothing, for blank lines and the CSV header). */
   #emit(active: ActiveFile, line: SplitLine, batch: BatchBuilder): void {
-    const { format } = this.#config;
-    let poison: string | undefined;
-    let value: Buffer = line.bytes;
-    let fields: Record<string, unknown> | undefined;
-    const overLimit = (): string =>
-      `line of ${line.length} bytes exceeds maxLineBytes (${this.#config.maxLineBytes}); value holds its first bytes`;
-    if (format === 'csv' && !active.headerSeen) {
-      if (!this.#takeCsvHeader(active, line)) return;
-      if (active.csvHeader !== null) return;
-      poison = line.overLimit ? overLimit() : 'invalid CSV header row';
-    } else if (line.overLimit) {
-      poison = overLimit();
-    } else if (format !== 'lines') {
-      const bytes = withoutBom(line);
-      if (isBlank(bytes)) return;
-      if (format === 'jsonl') {
-        try {
-          const parsed: unknown = JSON.parse(bytes.toString('utf8'));
-          if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-            fields = parsed as Record<string, unknown>;
-        } catch (error) {
-          poison = `invalid JSON: ${error instanceof Error ? error.message : String(error)}`;
-        }
-        value = bytes;
-      } else {
-        const header = active.csvHeader;
-        const parsed = parseCsvLine(bytes.toString('utf8'));
-        if (header === null) {
-          poison = 'CSV row without a valid header row';
-        } else if ('error' in parsed) {
-          poison = `invalid CSV: ${parsed.error}`;
-        } else if (parsed.fields.length !== header.length) {
-          poison = `CSV row has ${parsed.fields.length} fields, the header ${header.length}`;
-        } else {
-          const row: Record<string, string> = {};
-          header.forEach((name, index) => {
-            row[name] = parsed.fields[index]!;
-          });
-          fields = row;
-          value = Buffer.from(JSON.stringify(row));
-        }
-      }
-    }
-    let rowtime = Number(active.mtimeNs / 1_000_000n);
-    let key: Uint8Array | null = null;
-    if (fields !== undefined && poison === undefined) {
-      const { key: keyField, rowtimeField } = this.#config;
-      if (keyField !== undefined && fields[keyField] !== undefined && fields[keyField] !== null) {
-        const keyValue = fields[keyField];
-        key = Buffer.from(typeof keyValue === 'string' ? keyValue : JSON.stringify(keyValue));
-      }
-      if (rowtimeField !== undefined) {
-        const time = parseRowtime(fields[rowtimeField]);
-        if (time === null)
-          poison = `rowtimeField '${rowtimeField}' is missing or not epoch milliseconds / ISO-8601`;
-        else rowtime = time;
-      }
-    } else if (poison === undefined && format !== 'lines' && this.#config.rowtimeField !== undefined) {
-      poison = `rowtimeField '${this.#config.rowtimeField}' needs a JSON object`;
-    }
-    const state = this.#laneState(active);
+    const decoded = this.#decoder.decode(line, active);
+    if (decoded.skip) return;
+    const state = laneStateOf(active);
     active.lastEmitted = state;
     const provenance: Record<string, ProvenanceValue> = {
       'file.path': active.path,
       'file.position': line.end,
-      'file.line': active.line,
+      'file.line': active.line - line.embeddedNewlines,
     };
     const record: TidemarkRecord = {
-      key,
-      value,
+      key: decoded.key,
+      value: decoded.value,
       headers: {},
-      rowtime,
+      rowtime: decoded.rowtime ?? Number(active.mtimeNs / 1_000_000n),
       provenance,
       position: { unit: laneUnit(active.lane), next: state as unknown as JsonValue },
     };
-    if (poison !== undefined) record.poison = poison;
+    if (decoded.poison !== undefined) record.poison = decoded.poison;
     batch.add(record);
   }
 
@@ -902,7 +652,7 @@ export class FileSource implements Source {
         active.reported = JSON.stringify(active.lastEmitted);
         active.lastEmitted = null;
       }
-      const state = this.#laneState(active);
+      const state = laneStateOf(active);
       const text = JSON.stringify(state);
       if (text !== active.reported) {
         advance[laneUnit(active.lane)] = state as unknown as JsonValue;
@@ -923,38 +673,6 @@ export class FileSource implements Source {
       });
     }
   }
-}
-
-function byName(a: { name: string }, b: { name: string }): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
-function byModificationTime(
-  a: { name: string; mtimeNs: bigint },
-  b: { name: string; mtimeNs: bigint },
-): number {
-  return a.mtimeNs < b.mtimeNs ? -1 : a.mtimeNs > b.mtimeNs ? 1 : byName(a, b);
-}
-
-function isBlank(bytes: Buffer): boolean {
-  for (const byte of bytes) {
-    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
-  }
-  return true;
-}
-
-/** The line's bytes without a UTF-8 byte-order mark when it is the very first line of its file. */
-function withoutBom(line: SplitLine): Buffer {
-  const start = line.end - line.length - (line.terminated ? 1 : 0);
-  return start === 0 && line.bytes.subarray(0, 3).equals(UTF8_BOM) ? line.bytes.subarray(3) : line.bytes;
-}
-
-function parseRowtime(value: unknown): number | null {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  if (typeof value !== 'string' || value.trim() === '') return null;
-  if (/^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? null : time;
 }
 
 function fileError(error: unknown, message: string): TidemarkError {
@@ -984,11 +702,10 @@ export function createFileSource(
   name: string,
   context?: Partial<ConnectorContext>,
 ): FileSource {
-  const parsed = fileSourceConfigSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new TidemarkError('CONFIG_INVALID', `file source '${name}': ${parsed.error.message}`, {
-      fix: 'Correct the file source options listed above.',
-    });
-  }
-  return new FileSource(parsed.data, name, context?.logger);
+  const parsed = parseConnectorConfig(
+    { type: 'file', packageName: '@tidemark/source-file', configSchema: fileSourceConfigSchema },
+    config,
+    name,
+  );
+  return new FileSource(parsed, name, context?.logger);
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LineSplitter, type SplitLine } from './line-splitter.js';
 
-function splitAll(input: Buffer, chunkSizes: number[], maxLineBytes = 1024): SplitLine[] {
-  const splitter = new LineSplitter(maxLineBytes);
+function splitAll(input: Buffer, chunkSizes: number[], maxLineBytes = 1024, csv = false): SplitLine[] {
+  const splitter = new LineSplitter(maxLineBytes, 0, { csv });
   const lines: SplitLine[] = [];
   let position = 0;
   let turn = 0;
@@ -62,6 +62,40 @@ describe('LineSplitter', () => {
       expect(lines[0]).toMatchObject({ overLimit: true, length: 50, end: 51 });
       expect(lines[0]!.bytes.toString()).toBe('x'.repeat(10));
       expect(lines[1]).toMatchObject({ overLimit: false, end: 54 });
+    }
+  });
+
+  it('counts a CRLF ending as the ending, not as a byte of the line, against maxLineBytes', () => {
+    const line = 'y'.repeat(100);
+    const input = Buffer.from(`${line}\r\n${line}\n${line}x\r\nlast\r`);
+    for (const size of [1, 7, 99, 100, 101, 102, 512]) {
+      const lines = splitAll(input, [size], 100);
+      expect(lines.map((split) => [split.overLimit, split.length, split.start, split.end])).toEqual([
+        [false, 100, 0, 102],
+        [false, 100, 102, 203],
+        [true, 101, 203, 306],
+        [false, 4, 306, 311],
+      ]);
+      expect(lines[0]!.bytes.toString()).toBe(line);
+      expect(lines[1]!.bytes.toString()).toBe(line);
+      expect(lines[3]!.bytes.toString()).toBe('last');
+    }
+  });
+
+  it('csv: keeps a record whose quoted field holds newlines whole, at exact record offsets', () => {
+    const input = Buffer.from(
+      'id,name,note\r\n4,"Great product\nwould buy, again",5\n5,"say ""hi""\r\n",6\nx,y"z,7\n',
+    );
+    for (let size = 1; size <= input.length; size += 1) {
+      const lines = splitAll(input, [size], 1024, true);
+      expect(
+        lines.map((line) => [line.bytes.toString(), line.start, line.end, line.embeddedNewlines]),
+      ).toEqual([
+        ['id,name,note', 0, 14, 0],
+        ['4,"Great product\nwould buy, again",5', 14, 51, 1],
+        ['5,"say ""hi""\r\n",6', 51, 70, 1],
+        ['x,y"z,7', 70, 78, 0],
+      ]);
     }
   });
 

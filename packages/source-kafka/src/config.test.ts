@@ -10,6 +10,12 @@ describe('kafka source config', () => {
     expect(config.brokers.length).toBeGreaterThan(0);
     expect(config.connectTimeoutMs).toBe(10_000);
     expect(config.ssl).toBe(false);
+    expect(config.client).toBe('platformatic');
+  });
+
+  it('runs on kafkajs on request, and on no other client', () => {
+    expect(kafkaSourceConfigSchema.parse({ topics: ['o'], client: 'kafkajs' }).client).toBe('kafkajs');
+    expect(kafkaSourceConfigSchema.safeParse({ topics: ['o'], client: 'librdkafka' }).success).toBe(false);
   });
 
   it('requires exactly one of topics and topicPattern', () => {

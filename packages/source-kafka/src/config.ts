@@ -1,12 +1,9 @@
-import { z } from 'zod';
+import { kafkaClientField, kafkaConnectionFields } from '@tidemark/kafka';
 
-/** Brokers used when the configuration names none: `TIDEMARK_KAFKA_BROKERS` (comma-separated) or the local default. */
-export function defaultBrokers(environment: NodeJS.ProcessEnv = process.env): string[] {
-  const fromEnvironment = environment.TIDEMARK_KAFKA_BROKERS?.split(',')
-    .map((broker) => broker.trim())
-    .filter((broker) => broker.length > 0);
-  return fromEnvironment && fromEnvironment.length > 0 ? fromEnvironment : ['127.0.0.1:9092'];
-}
+export { defaultBrokers } from '@tidemark/kafka';
+
+import { taskSliceSchema } from '@tidemark/sdk';
+import { z } from 'zod';
 
 const offsetSchema = z
   .union([z.number().int().nonnegative(), z.string().regex(/^\d+$/, 'must be a non-negative integer')])
@@ -34,49 +31,11 @@ const startTimeSchema = z
     typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : Date.parse(value),
   );
 
-const sslSchema = z.union([
-  z.boolean(),
-  z
-    .object({
-      ca: z
-        .string()
-        .optional()
-        .describe('PEM of the certificate authority to trust (default: the system store).'),
-      cert: z.string().optional().describe('PEM client certificate for mutual TLS.'),
-      key: z
-        .string()
-        .optional()
-        .meta({ secret: true })
-        .describe('PEM private key of the client certificate.'),
-      rejectUnauthorized: z
-        .boolean()
-        .default(true)
-        .describe('Reject brokers whose certificate does not verify.'),
-    })
-    .strict(),
-]);
-
-const saslSchema = z
-  .object({
-    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).describe('SASL mechanism.'),
-    username: z.string().min(1).describe('SASL user name.'),
-    password: z.string().meta({ secret: true }).describe('SASL password.'),
-  })
-  .strict();
-
 /** Configuration of one Kafka source instance, as written in YAML. */
 export const kafkaSourceConfigSchema = z
   .object({
-    brokers: z
-      .array(z.string().min(1))
-      .min(1)
-      .default(() => defaultBrokers())
-      .describe('Bootstrap brokers as host:port (default: TIDEMARK_KAFKA_BROKERS, else 127.0.0.1:9092).'),
-    clientId: z
-      .string()
-      .min(1)
-      .default('tidemark-source-kafka')
-      .describe('Client id the brokers see in logs and quotas.'),
+    ...kafkaConnectionFields('tidemark-source-kafka'),
+    client: kafkaClientField('platformatic'),
     topics: z
       .array(z.string().min(1))
       .min(1)
@@ -129,13 +88,16 @@ export const kafkaSourceConfigSchema = z
       .min(100)
       .default(10_000)
       .describe('How long open may take to reach the brokers before failing with CONNECTION_FAILED.'),
+    task: taskSliceSchema,
     requestTimeoutMs: z.number().int().min(100).default(30_000).describe('Timeout of one broker request.'),
     sessionTimeoutMs: z
       .number()
       .int()
       .min(6_000)
       .default(30_000)
-      .describe('Session timeout of the private fetch group (used for fetching only, never for positions).'),
+      .describe(
+        'Session timeout of the private fetch group of client kafkajs (used for fetching only, never for positions); the platformatic client uses no group.',
+      ),
     fetchMaxWaitMs: z
       .number()
       .int()
@@ -168,8 +130,6 @@ export const kafkaSourceConfigSchema = z
       .min(1024)
       .default(33_554_432)
       .describe('Fetching pauses while this many payload bytes wait in memory for read.'),
-    ssl: sslSchema.default(false).describe('TLS to the brokers: true, or an object with ca/cert/key.'),
-    sasl: saslSchema.optional().describe('SASL authentication.'),
   })
   .strict()
   .superRefine((config, context) => {

@@ -2,9 +2,11 @@
  * @tidemark/source-kafka — reads Kafka topics (read_committed) into Tidemark, positioned per
  * partition by the pipeline's committed watermark. Exactly-once by rewind.
  */
-import { defineSource } from '@tidemark/sdk';
+import { requireTopics } from '@tidemark/kafka';
+import { defineSource, splitBySlice } from '@tidemark/sdk';
 import { kafkaSourceConfigSchema } from './config.js';
-import { createKafkaSource, KAFKA_PROVENANCE } from './kafka-source.js';
+import { KafkaSource } from './kafka-source.js';
+import { KAFKA_PROVENANCE } from './provenance.js';
 
 export {
   defaultBrokers,
@@ -12,7 +14,8 @@ export {
   type KafkaSourceConfigInput,
   kafkaSourceConfigSchema,
 } from './config.js';
-export { createKafkaSource, KAFKA_PROVENANCE, KafkaSource } from './kafka-source.js';
+export { createKafkaSource, KafkaSource } from './kafka-source.js';
+export { KAFKA_PROVENANCE } from './provenance.js';
 export { parseUnit, unitOf } from './start-position.js';
 
 /** The Kafka source connector (`type: kafka`). */
@@ -25,7 +28,12 @@ export const kafkaSource = defineSource({
   configSchema: kafkaSourceConfigSchema,
   capabilities: { replay: 'seek', exactlyOnce: true, bounded: false },
   provenance: KAFKA_PROVENANCE,
-  create: (config, context) => createKafkaSource(config, context.name, context.logger),
+  create: (config, context) => new KafkaSource(config, context.name, context.logger),
+  /** The brokers answer (topics may appear later: a missing one is read once it exists). */
+  check: (config, context) => requireTopics(config, config.connectTimeoutMs, [], false, context.signal),
+  /** Task n reads the partitions p with p % tasks = n, of every topic. */
+  split: (config, taskCount) => splitBySlice(config, taskCount),
+  taskOfUnit: (unit, taskCount) => Number(unit.slice(unit.lastIndexOf('/') + 1)) % taskCount,
 });
 
 export default kafkaSource;

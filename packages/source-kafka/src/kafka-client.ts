@@ -1,44 +1,14 @@
 /**
- * The one place that speaks kafkajs. Everything else in this package uses the small interface
- * below, so the client library (no longer maintained) can be swapped without touching the
- * source's logic.
+ * The small Kafka client surface the source uses, and its kafkajs 2.2.4 implementation (the
+ * @platformatic/kafka one is in platformatic-client.ts; the `client` option chooses,
+ * client-factory.ts). Everything else in this package uses these interfaces only, so the
+ * client library can be swapped without touching the source's logic.
  */
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type { ConnectionOptions } from 'node:tls';
-import { type Logger, TidemarkError } from '@tidemark/sdk';
-import type { Admin, EachBatchPayload, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
-import kafkajs from 'kafkajs';
+import { createKafka, securityError } from '@tidemark/kafka';
+import { type Logger, TidemarkError, withDeadline } from '@tidemark/sdk';
+import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import type { KafkaSourceConfig } from './config.js';
-
-const { Kafka, logLevel } = kafkajs;
-
-const PATCHED = Symbol.for('tidemark.kafkajs.idle-timer-fix');
-
-/**
- * kafkajs 2.2.4 re-arms a 1 ms timer forever on every idle connection (its request queue
- * schedules a "throttle check" with a negative delay even when nothing is pending: ~850 timers
- * a second per connection, and a loop that can outlive a closed connection). With nothing
- * pending there is nothing to check (a queued request schedules its own check), so the check
- * is skipped then. Applied once per process, whichever copy of this package loads first.
- */
-function fixIdleTimerLoop(): void {
-  const require = createRequire(import.meta.url);
-  const requestQueue = require('kafkajs/src/network/requestQueue/index.js') as {
-    prototype: Record<PropertyKey, unknown> & {
-      scheduleCheckPendingRequests: (this: { pending: unknown[] }) => void;
-    };
-  };
-  const prototype = requestQueue.prototype;
-  if (prototype[PATCHED]) return;
-  const schedule = prototype.scheduleCheckPendingRequests;
-  prototype.scheduleCheckPendingRequests = function scheduleWhenPending(this: { pending: unknown[] }) {
-    if (this.pending.length > 0) schedule.call(this);
-  };
-  prototype[PATCHED] = true;
-}
-
-fixIdleTimerLoop();
 
 /** A fetched message as the source reads it; kafkajs messages fit this shape without copying. */
 export interface FetchedMessage {
@@ -96,7 +66,10 @@ export interface FetchOptions {
 
 /** A running fetch loop over a fixed set of topics, positioned by {@link FetchHandlers.positionOf}. */
 export interface FetchSession {
-  /** Stops fetching the partitions (data already delivered stays delivered). */
+  /**
+   * Stops fetching the partitions: data already delivered stays delivered, data fetched but not
+   * yet handed to `onBatch` is dropped (and fetched again after `resume`).
+   */
   pause(partitions: readonly TopicPartition[]): void;
   resume(partitions: readonly TopicPartition[]): void;
   /** Stops the loop and disconnects; no handler runs after it resolves. Idempotent. */
@@ -109,38 +82,110 @@ export type KafkaClientOptions = Pick<
 > & { readonly logger: Logger };
 
 /**
- * Admin operations and fetch sessions on one cluster. Create, `connect`, use, `close`; calls
- * may overlap (kafkajs multiplexes requests), `close` must come last.
+ * Admin operations and fetch sessions on one cluster. Create (no I/O), `connect`, use,
+ * `close`; calls may overlap, `close` must come last. Every method but `connectionError`
+ * rejects with a TidemarkError (NOT_CONNECTED before `connect`; CONNECTION_FAILED,
+ * AUTH_FAILED or TLS_FAILED from the brokers).
  */
-export class KafkaClient {
+export interface KafkaClient {
+  /** Connects the admin client. Throws CONNECTION_FAILED (with a fix) within `connectTimeoutMs`. */
+  connect(): Promise<void>;
+  /** Names of every non-internal topic of the cluster. */
+  listTopics(): Promise<string[]>;
+  /** Partition numbers of each existing topic of `topics`, sorted; missing topics are absent from the map. */
+  partitionsOf(topics: readonly string[]): Promise<Map<string, number[]>>;
+  /** Log start and last stable offset of every partition of `topic`. */
+  offsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Per partition of `topic`: the first offset whose timestamp is at or after `time` (the end offset when none). */
+  offsetsForTime(topic: string, time: number): Promise<Map<number, bigint>>;
+  /**
+   * Stores `offsets` as the committed offsets of consumer group `groupId` (which must have no
+   * running members). Used for monitoring only.
+   */
+  commitGroupOffsets(
+    groupId: string,
+    offsets: ReadonlyMap<string, readonly { partition: number; offset: string }[]>,
+  ): Promise<void>;
+  /**
+   * Starts fetching every partition of `topics` (read_committed), each from
+   * `handlers.positionOf`; nothing is ever committed for it. Resolves once the partitions are
+   * positioned and `onAssigned` ran (a loop that fails later reports through `onFailure`).
+   */
+  startFetching(
+    topics: readonly string[],
+    handlers: FetchHandlers,
+    options: FetchOptions,
+  ): Promise<FetchSession>;
+  /** Disconnects the admin client. Fetch sessions are stopped by their owner. Idempotent. */
+  close(): Promise<void>;
+  /** Wraps a failure of the library as a TidemarkError naming the brokers. */
+  connectionError(error: unknown): TidemarkError;
+}
+
+/** Wraps a Kafka client failure as a TidemarkError naming the brokers: AUTH_FAILED, TLS_FAILED or CONNECTION_FAILED. */
+export function sourceConnectionError(error: unknown, brokers: readonly string[]): TidemarkError {
+  if (TidemarkError.isInstance(error)) return error;
+  const security = securityError(error, 'Kafka source', brokers);
+  if (security) return security;
+  const message = error instanceof Error ? error.message : String(error);
+  const list = brokers.join(',');
+  return new TidemarkError('CONNECTION_FAILED', `Kafka (${list}): ${message}`, {
+    cause: error,
+    fix: `Check that the brokers ${list} are running and reachable from this host (config 'brokers' or TIDEMARK_KAFKA_BROKERS), and that TLS/SASL settings match the listener.`,
+    details: { brokers },
+  });
+}
+
+/**
+ * Runs `operation` on an admin client of either library, translating its failures with
+ * {@link sourceConnectionError}; NOT_CONNECTED when there is no admin (before connect).
+ */
+export async function adminCall<A, T>(
+  admin: A | undefined,
+  brokers: readonly string[],
+  operation: (admin: A) => Promise<T>,
+): Promise<T> {
+  if (!admin) {
+    throw new TidemarkError('NOT_CONNECTED', 'the Kafka source is not open', {
+      fix: 'Call open() before using the source.',
+    });
+  }
+  try {
+    return await operation(admin);
+  } catch (error) {
+    throw sourceConnectionError(error, brokers);
+  }
+}
+
+/** The topics of `topics` that exist in the cluster, in the given order. */
+export async function existingTopics(client: KafkaClient, topics: readonly string[]): Promise<string[]> {
+  const existing = new Set(await client.listTopics());
+  return topics.filter((topic) => existing.has(topic));
+}
+
+/** The client on kafkajs 2.2.4 (`client: kafkajs`): requests multiplexed by kafkajs. */
+export class KafkajsClient implements KafkaClient {
   readonly #options: KafkaClientOptions;
-  readonly #kafka: InstanceType<typeof Kafka>;
+  readonly #kafka: Kafka;
   #admin: Admin | undefined;
 
   constructor(options: KafkaClientOptions) {
     this.#options = options;
-    const config: KafkaConfig = {
-      brokers: [...options.brokers],
-      clientId: options.clientId,
-      connectionTimeout: Math.min(options.connectTimeoutMs, 3_000),
-      requestTimeout: options.requestTimeoutMs,
-      retry: { retries: 5, initialRetryTime: 250, maxRetryTime: 4_000 },
-      logLevel: logLevel.INFO,
-      logCreator: () => (entry: LogEntry) => forwardLog(options.logger, entry),
-    };
-    const ssl = tlsOptions(options.ssl);
-    if (ssl !== undefined) config.ssl = ssl;
-    if (options.sasl) config.sasl = { ...options.sasl } as SASLOptions;
-    this.#kafka = new Kafka(config);
+    this.#kafka = createKafka(options, {
+      connectTimeoutMs: options.connectTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+      logger: options.logger,
+    });
   }
 
-  /** Connects the admin client. Throws CONNECTION_FAILED (with a fix) within `connectTimeoutMs`. */
   async connect(): Promise<void> {
     const admin = this.#kafka.admin({ retry: { retries: 5, initialRetryTime: 250, maxRetryTime: 4_000 } });
     this.#admin = admin;
     try {
-      await withDeadline(admin.connect(), this.#options.connectTimeoutMs);
-      await withDeadline(admin.describeCluster(), this.#options.connectTimeoutMs);
+      const limit = this.#options.connectTimeoutMs;
+      const timedOut = () => new Error(`no answer within ${limit} ms`);
+      await withDeadline(admin.connect(), limit, timedOut);
+      await withDeadline(admin.describeCluster(), limit, timedOut);
     } catch (error) {
       this.#admin = undefined;
       await admin.disconnect().catch(() => undefined);
@@ -148,16 +193,13 @@ export class KafkaClient {
     }
   }
 
-  /** Names of every non-internal topic of the cluster. */
   async listTopics(): Promise<string[]> {
     const topics = await this.call((admin) => admin.listTopics());
     return topics.filter((topic) => !topic.startsWith('__'));
   }
 
-  /** Partition numbers of each existing topic of `topics`, sorted; missing topics are absent from the map. */
   async partitionsOf(topics: readonly string[]): Promise<Map<string, number[]>> {
-    const existing = new Set(await this.listTopics());
-    const wanted = topics.filter((topic) => existing.has(topic));
+    const wanted = await existingTopics(this, topics);
     const result = new Map<string, number[]>();
     if (wanted.length === 0) return result;
     const metadata = await this.call((admin) => admin.fetchTopicMetadata({ topics: wanted }));
@@ -170,7 +212,6 @@ export class KafkaClient {
     return result;
   }
 
-  /** Log start and last stable offset of every partition of `topic`. */
   async offsets(topic: string): Promise<PartitionOffsets[]> {
     const offsets = await this.call((admin) => admin.fetchTopicOffsets(topic));
     return offsets.map((entry) => ({
@@ -180,16 +221,12 @@ export class KafkaClient {
     }));
   }
 
-  /** Per partition of `topic`: the first offset whose timestamp is at or after `time` (the end offset when none). */
   async offsetsForTime(topic: string, time: number): Promise<Map<number, bigint>> {
     const offsets = await this.call((admin) => admin.fetchTopicOffsetsByTimestamp(topic, time));
     return new Map(offsets.map((entry) => [entry.partition, BigInt(entry.offset)]));
   }
 
-  /**
-   * Stores `offsets` as the committed offsets of consumer group `groupId` (which must have no
-   * running members), one topic at a time. Used for monitoring only.
-   */
+  /** One request per topic. */
   async commitGroupOffsets(
     groupId: string,
     offsets: ReadonlyMap<string, readonly { partition: number; offset: string }[]>,
@@ -200,10 +237,9 @@ export class KafkaClient {
   }
 
   /**
-   * Starts fetching every partition of `topics` (read_committed) in a private, throwaway
-   * consumer group: the group only hands this process the partitions; positions come from
-   * `handlers.positionOf` at each assignment and nothing is ever committed to it.
-   * Resolves once the first assignment is done (or the loop failed: see `onFailure`).
+   * Fetches in a private, throwaway consumer group: the group only hands this process the
+   * partitions; positions come from `handlers.positionOf` at each assignment and nothing is
+   * ever committed to it. Resolves once the first assignment is done (or the loop failed).
    */
   async startFetching(
     topics: readonly string[],
@@ -276,37 +312,18 @@ export class KafkaClient {
     return session;
   }
 
-  /** Disconnects the admin client. Fetch sessions are stopped by their owner. Idempotent. */
   async close(): Promise<void> {
     const admin = this.#admin;
     this.#admin = undefined;
     await admin?.disconnect().catch(() => undefined);
   }
 
-  private async call<T>(operation: (admin: Admin) => Promise<T>): Promise<T> {
-    const admin = this.#admin;
-    if (!admin) {
-      throw new TidemarkError('NOT_CONNECTED', 'the Kafka source is not open', {
-        fix: 'Call open() before using the source.',
-      });
-    }
-    try {
-      return await operation(admin);
-    } catch (error) {
-      throw this.connectionError(error);
-    }
+  private call<T>(operation: (admin: Admin) => Promise<T>): Promise<T> {
+    return adminCall(this.#admin, this.#options.brokers, operation);
   }
 
-  /** Wraps a kafkajs failure as a TidemarkError naming the brokers. */
   connectionError(error: unknown): TidemarkError {
-    if (TidemarkError.isInstance(error)) return error;
-    const message = error instanceof Error ? error.message : String(error);
-    const brokers = this.#options.brokers.join(',');
-    return new TidemarkError('CONNECTION_FAILED', `Kafka (${brokers}): ${message}`, {
-      cause: error,
-      fix: `Check that the brokers ${brokers} are running and reachable from this host (config 'brokers' or TIDEMARK_KAFKA_BROKERS), and that TLS/SASL settings match the listener.`,
-      details: { brokers: this.#options.brokers },
-    });
+    return sourceConnectionError(error, this.#options.brokers);
   }
 }
 
@@ -318,37 +335,4 @@ function groupByTopic(partitions: readonly TopicPartition[]): { topic: string; p
     else byTopic.set(topic, [partition]);
   }
   return [...byTopic].map(([topic, list]) => ({ topic, partitions: list }));
-}
-
-function tlsOptions(ssl: KafkaSourceConfig['ssl']): ConnectionOptions | boolean | undefined {
-  if (ssl === false) return undefined;
-  if (ssl === true) return true;
-  const options: ConnectionOptions = { rejectUnauthorized: ssl.rejectUnauthorized };
-  if (ssl.ca !== undefined) options.ca = ssl.ca;
-  if (ssl.cert !== undefined) options.cert = ssl.cert;
-  if (ssl.key !== undefined) options.key = ssl.key;
-  return options;
-}
-
-function forwardLog(logger: Logger, entry: LogEntry): void {
-  const { message, timestamp: _timestamp, ...fields } = entry.log;
-  const record = { kafkajs: entry.namespace, ...fields };
-  if (entry.level === logLevel.ERROR || entry.level === logLevel.WARN) logger.warn(record, message);
-  else logger.debug(record, message);
-}
-
-class DeadlineError extends Error {
-  constructor(milliseconds: number) {
-    super(`no answer within ${milliseconds} ms`);
-    this.name = 'DeadlineError';
-  }
-}
-
-function withDeadline<T>(promise: Promise<T>, milliseconds: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(milliseconds)), milliseconds);
-  });
-  promise.catch(() => undefined);
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

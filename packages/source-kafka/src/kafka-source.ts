@@ -1,42 +1,28 @@
+// Over 400 lines on purpose: partition bookkeeping (discovery, positions, the record queue's
+// pause/resume, monitoring commits) shares one map of partition states; the client adapters
+// (kafka-client.ts, platformatic-client.ts), start rules (start-position.ts), the queue and
+// record building (provenance.ts) live in their own files.
 import {
-  type Headers,
+  type ConnectorContext,
   type Logger,
-  type ProvenanceColumn,
+  parseConnectorConfig,
   type ReadOptions,
   type Source,
   type SourceBatch,
   type SourceCapabilities,
   silentLogger,
+  sleep,
+  sliceOwns,
   TidemarkError,
   type TidemarkRecord,
   type Watermark,
 } from '@tidemark/sdk';
-import type { KafkaSourceConfig } from './config.js';
-import {
-  type FetchedBatch,
-  type FetchedMessage,
-  type FetchSession,
-  KafkaClient,
-  type TopicPartition,
-} from './kafka-client.js';
+import { createKafkaClient } from './client-factory.js';
+import { type KafkaSourceConfig, type KafkaSourceConfigInput, kafkaSourceConfigSchema } from './config.js';
+import type { FetchedBatch, FetchSession, KafkaClient, TopicPartition } from './kafka-client.js';
+import { KAFKA_PROVENANCE, toRecord } from './provenance.js';
 import { RecordQueue } from './record-queue.js';
 import { chooseStartRule, parseOffset, resolveStart, unitOf } from './start-position.js';
-
-/** The provenance columns every Kafka record carries. */
-export const KAFKA_PROVENANCE: readonly ProvenanceColumn[] = Object.freeze([
-  { name: 'kafka.topic', type: 'string', description: 'Topic the record was read from.' },
-  { name: 'kafka.partition', type: 'integer', description: 'Partition the record was read from.' },
-  {
-    name: 'kafka.offset',
-    type: 'bigint',
-    description: 'Offset of the record in its partition (decimal string).',
-  },
-  {
-    name: 'kafka.timestamp',
-    type: 'timestamp',
-    description: 'Timestamp of the record (epoch ms): create or log-append time, per the topic.',
-  },
-]);
 
 /** How often acknowledged positions are copied to the monitoring group, at most. */
 const MONITORING_INTERVAL_MS = 5_000;
@@ -60,22 +46,29 @@ interface PartitionState {
 }
 
 /**
- * Creates a Kafka source for programmatic use (the YAML runtime goes through the connector's
- * `create`). `config` must already be validated by `kafkaSourceConfigSchema`.
+ * Creates an unopened Kafka source for programmatic use from options as written in YAML:
+ * parses them (a ConfigError lists every problem), then creates, as every connector factory
+ * does. The YAML runtime goes through the connector's `create` with options already parsed.
  */
 export function createKafkaSource(
-  config: KafkaSourceConfig,
+  config: KafkaSourceConfigInput,
   name: string,
-  logger: Logger = silentLogger,
+  context: Partial<ConnectorContext> = {},
 ): Source {
-  return new KafkaSource(config, name, logger);
+  const parsed = parseConnectorConfig(
+    { type: 'kafka', packageName: '@tidemark/source-kafka', configSchema: kafkaSourceConfigSchema },
+    config,
+    name,
+  );
+  return new KafkaSource(parsed, name, context.logger ?? silentLogger);
 }
 
 /**
  * Reads Kafka topics with read_committed isolation, positioned per partition by the runtime's
- * watermark (unit `<topic>/<partition>`, position = next offset). Partitions are fetched in a
- * private, throwaway consumer group that is only used to get data: nothing is committed to it,
- * and every (re)assignment repositions each partition at this source's own next offset.
+ * watermark (unit `<topic>/<partition>`, position = next offset). The client (`client` option:
+ * client-factory.ts) only fetches: nothing is committed for it, and every start of its fetcher
+ * (or, with kafkajs, every group reassignment) positions each partition at this source's own
+ * next offset.
  */
 export class KafkaSource implements Source {
   readonly name: string;
@@ -125,7 +118,7 @@ export class KafkaSource implements Source {
   open(watermark: Watermark | null): Promise<void> {
     return this.#exclusive(async () => {
       if (this.#open) throw new TidemarkError('ILLEGAL_STATE', `Kafka source '${this.name}' is already open`);
-      const client = new KafkaClient({ ...this.#config, logger: this.#logger });
+      const client = createKafkaClient({ ...this.#config, logger: this.#logger });
       await client.connect();
       this.#client = client;
       this.#open = true;
@@ -153,7 +146,7 @@ export class KafkaSource implements Source {
    * end when there is none). Connects briefly; may run while the source is closed.
    */
   async watermarkAt(target: { readonly latest: true } | { readonly time: number }): Promise<Watermark> {
-    const client = new KafkaClient({ ...this.#config, logger: this.#logger });
+    const client = createKafkaClient({ ...this.#config, logger: this.#logger });
     await client.connect();
     try {
       const topics =
@@ -301,7 +294,9 @@ export class KafkaSource implements Source {
 
   /** Registers the partitions of `topic` that are not known yet, resolving where each starts. */
   async #addTopic(topic: string, partitions: readonly number[], discoveredLater: boolean): Promise<number> {
-    const fresh = partitions.filter((partition) => !this.#partitions.has(unitOf(topic, partition)));
+    const fresh = partitions.filter(
+      (partition) => !this.#partitions.has(unitOf(topic, partition)) && this.#owns(partition),
+    );
     if (fresh.length === 0) return 0;
     const client = this.#requireClient();
     const offsets = new Map((await client.offsets(topic)).map((entry) => [entry.partition, entry]));
@@ -393,10 +388,12 @@ export class KafkaSource implements Source {
         },
         onAssigned: (partitions) => {
           if (!current()) return [];
-          this.#assigned = partitions;
+          this.#assigned = partitions.filter((entry) => this.#owns(entry.partition));
           return partitions.filter(
             (entry) =>
-              this.#paused || this.#hasEnded(this.#partitions.get(unitOf(entry.topic, entry.partition))),
+              !this.#owns(entry.partition) ||
+              this.#paused ||
+              this.#hasEnded(this.#partitions.get(unitOf(entry.topic, entry.partition))),
           );
         },
         onBatch: (batch) => {
@@ -436,7 +433,13 @@ export class KafkaSource implements Source {
     await session?.stop();
   }
 
+  /** True when this source's task slice includes `partition` (always without a slice). */
+  #owns(partition: number): boolean {
+    return sliceOwns(this.#config.task, partition);
+  }
+
   #accept(batch: FetchedBatch): void {
+    if (!this.#owns(batch.partition)) return;
     const unit = unitOf(batch.topic, batch.partition);
     let state = this.#partitions.get(unit);
     if (!state) {
@@ -526,18 +529,12 @@ export class KafkaSource implements Source {
     return this.#config.stopAtEnd && this.#allEnded();
   }
 
-  #waitForRecords(options: ReadOptions): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        options.signal.removeEventListener('abort', done);
-        if (this.#wake === done) this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, options.maxWaitMs);
-      options.signal.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
+  /** Waits up to `maxWaitMs` for records, or less when records arrive or `signal` aborts. */
+  async #waitForRecords(options: ReadOptions): Promise<void> {
+    const arrived = new AbortController();
+    this.#wake = () => arrived.abort();
+    await sleep(options.maxWaitMs, AbortSignal.any([options.signal, arrived.signal]));
+    this.#wake = undefined;
   }
 
   #wakeReader(): void {
@@ -581,34 +578,4 @@ function notOpen(name: string): TidemarkError {
   return new TidemarkError('NOT_CONNECTED', `Kafka source '${name}' is not open`, {
     fix: 'The runtime opens sources before reading; call open() first (again after close()).',
   });
-}
-
-function toRecord(state: PartitionState, message: FetchedMessage, next: bigint): TidemarkRecord {
-  const timestamp = Number(message.timestamp);
-  return {
-    key: message.key,
-    value: message.value,
-    headers: decodeHeaders(message.headers),
-    rowtime: timestamp,
-    provenance: {
-      'kafka.topic': state.topic,
-      'kafka.partition': state.partition,
-      'kafka.offset': message.offset,
-      'kafka.timestamp': timestamp,
-    },
-    position: { unit: state.unit, next: String(next) },
-  };
-}
-
-/** Header values as UTF-8 strings; when a name repeats, the last value wins. */
-function decodeHeaders(raw: FetchedMessage['headers']): Headers {
-  const headers: Headers = {};
-  if (!raw) return headers;
-  for (const name in raw) {
-    const value = raw[name];
-    const last = Array.isArray(value) ? value[value.length - 1] : value;
-    if (last === undefined) continue;
-    headers[name] = typeof last === 'string' ? last : last.toString('utf8');
-  }
-  return headers;
 }

@@ -1,5 +1,5 @@
 import { configJsonSchema } from '@tidemark/sdk';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { configFileSchema } from '../config/schema.js';
 import { discoverConnectors } from '../connectors/discover.js';
 
@@ -38,7 +38,7 @@ function connectorVariant(
  * and `sink` replaced by one variant per installed connector (from its zod schema).
  */
 export async function buildFileJsonSchema(baseDirectory: string): Promise<JsonSchema> {
-  const document = z.toJSONSchema(configFileSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  const document = configJsonSchema({ configSchema: configFileSchema }) as JsonSchema;
   const installed = await discoverConnectors(baseDirectory);
   const variants = (kind: 'source' | 'sink') =>
     installed

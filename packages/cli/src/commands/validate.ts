@@ -1,7 +1,12 @@
-import { ConfigError, type ConfigIssue, toTidemarkError } from '@tidemark/core';
+import {
+  ConfigError,
+  type ConfigIssue,
+  type ConnectorContext,
+  silentLogger,
+  toTidemarkError,
+} from '@tidemark/core';
 import { type LoadedConfig, loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../report.js';
-import { checkTopic, kafkaConnectionOf, withAdmin } from '../runtime/kafka.js';
 
 export interface ValidateResult {
   readonly ok: boolean;
@@ -9,9 +14,10 @@ export interface ValidateResult {
 }
 
 /**
- * Checks that what a loaded configuration points at exists: every Kafka connection (any source
- * or sink with a `brokers` option) answers within `timeoutMs`, and the sink's `topic` and
- * `deadLetterTopic` exist, or the sink (`autoCreateTopics: true`) or the broker creates them.
+ * `--connect`: runs the preflight `check` of every source and sink connector that has one (the
+ * Kafka connectors: the brokers answer within their connect timeout, the sink's topics exist or
+ * will be created). A failure is reported at the option it names (`details.option`), else at
+ * the connector. Connectors without a check are skipped.
  */
 export async function connectionIssues(config: LoadedConfig, timeoutMs: number): Promise<ConfigIssue[]> {
   const issues: ConfigIssue[] = [];
@@ -19,40 +25,33 @@ export async function connectionIssues(config: LoadedConfig, timeoutMs: number):
     const targets = [
       ...pipeline.sources.map((source, sourceIndex) => ({
         path: ['pipelines', index, 'sources', sourceIndex] as (string | number)[],
+        name: source.name,
+        connector: source.connector as {
+          check?: (config: unknown, context: ConnectorContext) => Promise<void>;
+        },
         options: source.options,
-        topics: [] as string[],
       })),
       {
         path: ['pipelines', index, 'sink'] as (string | number)[],
+        name: 'sink',
+        connector: pipeline.sink.connector as {
+          check?: (config: unknown, context: ConnectorContext) => Promise<void>;
+        },
         options: pipeline.sink.options,
-        topics: ['topic', 'deadLetterTopic']
-          .map((key) => (pipeline.sink.options as Record<string, unknown>)[key])
-          .filter((topic): topic is string => typeof topic === 'string' && topic !== ''),
       },
     ];
     for (const target of targets) {
-      const connection = kafkaConnectionOf(target.options);
-      if (!connection) continue;
+      if (!target.connector.check) continue;
       try {
-        await withAdmin(connection, timeoutMs, async (admin) => {
-          for (const topic of target.topics) {
-            const { exists, autoCreate } = await checkTopic(admin, topic);
-            const sinkCreates = (target.options as Record<string, unknown>).autoCreateTopics === true;
-            if (!exists && autoCreate !== true && !sinkCreates) {
-              const key =
-                topic === (target.options as Record<string, unknown>).topic ? 'topic' : 'deadLetterTopic';
-              issues.push(
-                config.locate(
-                  [...target.path, key],
-                  `topic '${topic}' does not exist and the broker ${autoCreate === false ? 'does not auto-create topics' : 'may not auto-create it'}; create it first (kafka-topics.sh --create --topic ${topic})`,
-                ),
-              );
-            }
-          }
-        });
+        const signal = AbortSignal.timeout(timeoutMs);
+        await target.connector.check(target.options, { name: target.name, logger: silentLogger, signal });
       } catch (error) {
         const problem = toTidemarkError(error);
-        issues.push(config.locate([...target.path, 'brokers'], `${problem.code}: ${problem.message}`));
+        const option = problem.details?.option;
+        const path = typeof option === 'string' ? [...target.path, option] : target.path;
+        issues.push(
+          config.locate(path, `${problem.code}: ${problem.message}${problem.fix ? `; ${problem.fix}` : ''}`),
+        );
       }
     }
   }

@@ -2,13 +2,14 @@ import {
   type CommittedState,
   type JsonValue,
   type PipelineWatermarks,
+  type RunLeaseHook,
   silentLogger,
   TidemarkError,
+  taskIdentity,
   type Watermark,
 } from '@tidemark/core';
 import { type LoadedPipeline, loadConfigFile } from '../config/load.js';
 import { createSink, createSources } from '../runtime/build.js';
-import { assertNotRunning, kafkaConnectionOf } from '../runtime/kafka.js';
 import { selectPipelines } from '../runtime/run.js';
 
 /** Where `watermarks reset --to` moves a pipeline. */
@@ -56,15 +57,30 @@ export function parseResetTarget(text: string): ResetTarget {
   });
 }
 
+/** ISO-8601 of an epoch-ms time, or null when it has none (a rowtime stored out of range). */
+export function isoOf(epochMs: number | null): string | null {
+  if (epochMs === null || !Number.isFinite(epochMs)) return null;
+  const date = new Date(epochMs);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
 function isoOrDash(epochMs: number | null): string {
-  return epochMs === null ? '-' : `${epochMs} (${new Date(epochMs).toISOString()})`;
+  if (epochMs === null) return '-';
+  const iso = isoOf(epochMs);
+  return iso === null
+    ? `${epochMs} (not a time in years 1970–9999: a rowtime in another unit; the next commit replaces it)`
+    : `${epochMs} (${iso})`;
 }
 
 /** One pipeline's committed state as `watermarks show` prints it. */
-export function formatCommitted(pipeline: LoadedPipeline, state: CommittedState): string {
-  const lines = [`pipeline ${pipeline.config.name}`];
+export function formatCommitted(pipeline: LoadedPipeline, state: CommittedState, task?: string): string {
+  const lines = [
+    task === undefined
+      ? `pipeline ${pipeline.config.name}`
+      : `pipeline ${pipeline.config.name} ${task} (of ${pipeline.config.tasks} tasks)`,
+  ];
   lines.push(`  watermark_timestamp (last committed rowtime): ${isoOrDash(state.rowtime)}`);
-  if (state.committedAt !== null) lines.push(`  committed at: ${new Date(state.committedAt).toISOString()}`);
+  if (state.committedAt !== null) lines.push(`  committed at: ${isoOrDash(state.committedAt)}`);
   lines.push('  watermark_offsets:');
   const names = new Set([...pipeline.sources.map((source) => source.name), ...Object.keys(state.watermarks)]);
   for (const name of names) {
@@ -77,17 +93,29 @@ export function formatCommitted(pipeline: LoadedPipeline, state: CommittedState)
   return lines.join('\n');
 }
 
-async function readCommitted(pipeline: LoadedPipeline): Promise<CommittedState> {
+/** The committed state of each task of `pipeline` (one entry, task undefined, for one task). */
+async function readCommitted(
+  pipeline: LoadedPipeline,
+): Promise<{ readonly task: string | undefined; readonly state: CommittedState }[]> {
   const controller = new AbortController();
   const sink = createSink(pipeline, silentLogger, controller.signal);
+  const count = pipeline.config.tasks;
   try {
-    return await sink.readCommitted({ pipelineId: pipeline.config.name });
+    const states = [];
+    for (let index = 0; index < count; index += 1) {
+      const identity = taskIdentity(pipeline.config.name, index, count);
+      states.push({ task: identity.taskId, state: await sink.readCommitted(identity) });
+    }
+    return states;
   } finally {
     await sink.close().catch(() => undefined);
   }
 }
 
-/** `tidemark watermarks show`: the committed watermark per source and the last committed rowtime. */
+/**
+ * `tidemark watermarks show`: the committed watermark per source and the last committed rowtime;
+ * for a pipeline of several tasks, one entry per task (each task commits its own watermark).
+ */
 export async function showWatermarks(
   file: string,
   names: readonly string[] | undefined,
@@ -97,21 +125,24 @@ export async function showWatermarks(
   const config = await loadConfigFile(file, { environment });
   const pipelines = selectPipelines(config, names);
   const results = [];
-  for (const pipeline of pipelines) results.push({ pipeline, state: await readCommitted(pipeline) });
+  for (const pipeline of pipelines) {
+    for (const { task, state } of await readCommitted(pipeline)) results.push({ pipeline, task, state });
+  }
   if (json) {
     return JSON.stringify(
-      results.map(({ pipeline, state }) => ({
+      results.map(({ pipeline, task, state }) => ({
         pipeline: pipeline.config.name,
+        ...(task === undefined ? {} : { task }),
         watermarks: state.watermarks,
         rowtime: state.rowtime,
-        rowtimeIso: state.rowtime === null ? null : new Date(state.rowtime).toISOString(),
+        rowtimeIso: isoOf(state.rowtime),
         committedAt: state.committedAt,
       })),
       null,
       2,
     );
   }
-  return results.map(({ pipeline, state }) => formatCommitted(pipeline, state)).join('\n\n');
+  return results.map(({ pipeline, task, state }) => formatCommitted(pipeline, state, task)).join('\n\n');
 }
 
 /**
@@ -125,6 +156,38 @@ interface WatermarkTranslator {
 
 function canTranslate(value: unknown): value is WatermarkTranslator {
   return typeof (value as Partial<WatermarkTranslator>).watermarkAt === 'function';
+}
+
+/**
+ * Checks an explicit `--to` watermark the way the next run would take it: each named source is
+ * created and opened with its entry (then closed), so a watermark of the wrong shape fails now
+ * with WATERMARK_INVALID naming the source, not at the next `tidemark run`.
+ */
+async function checkExplicit(pipeline: LoadedPipeline, watermarks: PipelineWatermarks): Promise<void> {
+  const controller = new AbortController();
+  const sources = createSources(pipeline, silentLogger, controller.signal);
+  try {
+    for (const source of sources) {
+      const watermark = watermarks[source.name];
+      if (watermark === undefined) continue;
+      try {
+        await source.open(watermark);
+      } catch (error) {
+        if (!TidemarkError.isInstance(error) || error.code !== 'WATERMARK_INVALID') throw error;
+        throw new TidemarkError(
+          'WATERMARK_INVALID',
+          `--to: the watermark for source '${source.name}' is not one it accepts: ${error.message}`,
+          {
+            cause: error,
+            fix: `Copy the shape from \`tidemark watermarks show --json\` for source '${source.name}', or use --to earliest|latest|<time>.`,
+          },
+        );
+      }
+    }
+  } finally {
+    controller.abort();
+    for (const source of sources) await source.close().catch(() => undefined);
+  }
 }
 
 async function translate(pipeline: LoadedPipeline, target: ResetTarget): Promise<Record<string, Watermark>> {
@@ -178,6 +241,15 @@ export async function resetWatermarks(
   const config = await loadConfigFile(file, { environment });
   const [pipeline] = selectPipelines(config, [pipelineName]);
   if (!pipeline) throw new TidemarkError('CONFIG_INVALID', `no pipeline named '${pipelineName}'`);
+  if (pipeline.config.tasks > 1) {
+    throw new TidemarkError(
+      'CONFIG_INVALID',
+      `pipeline '${pipelineName}' runs as ${pipeline.config.tasks} tasks, each with its own watermark`,
+      {
+        fix: `Resize it to one task first (set tasks: 1, then tidemark tasks resize --from ${pipeline.config.tasks}), reset, then resize back.`,
+      },
+    );
+  }
   const sourceNames = pipeline.sources.map((source) => source.name);
   if (target.kind === 'explicit') {
     const unknown = Object.keys(target.watermarks).filter((name) => !sourceNames.includes(name));
@@ -191,19 +263,24 @@ export async function resetWatermarks(
       );
     }
   }
-  const connection = kafkaConnectionOf(pipeline.sink.options);
   if (!force) {
-    if (!connection) {
+    const lease = pipeline.sink.connector.lease as RunLeaseHook<unknown> | undefined;
+    if (!lease) {
       throw new TidemarkError(
         'ILLEGAL_STATE',
-        `cannot check whether pipeline '${pipelineName}' is running: its sink has no Kafka brokers option`,
+        `cannot check whether pipeline '${pipelineName}' is running: its sink (${pipeline.sink.connector.packageName}) keeps no run lease`,
         {
           fix: 'Make sure it is stopped, then pass --force.',
         },
       );
     }
-    await assertNotRunning(connection, pipelineName);
+    await lease.assertFree(pipeline.sink.options, pipelineName, {
+      name: 'sink',
+      logger: silentLogger,
+      signal: new AbortController().signal,
+    });
   }
+  if (target.kind === 'explicit') await checkExplicit(pipeline, target.watermarks);
   const translated = target.kind === 'explicit' ? {} : await translate(pipeline, target);
 
   const controller = new AbortController();

@@ -9,14 +9,21 @@ import {
   type Transform,
   toTidemarkError,
 } from '@tidemark/core';
+import {
+  allowedKeysAt,
+  type ConfigPath,
+  describeConfigIssues,
+  type PathIssue,
+  rejectsUnknownKeys,
+} from '@tidemark/sdk';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ConnectorKind, loadConnector } from '../connectors/resolve.js';
 import { loadTransform } from '../runtime/transforms.js';
 import { interpolateEnvironment } from './env.js';
-import { allowedKeysAt, describeZodIssues, type PathIssue } from './issues.js';
-import { type ConfigPath, formatPath, PositionMap } from './positions.js';
+import { formatPath, PositionMap } from './positions.js';
 import { configFileSchema, type PipelineConfig, pipelineSchema } from './schema.js';
+import { stagesIssues } from './stages-check.js';
 
 /** A source of a loaded pipeline: its connector and validated options. */
 export interface LoadedSource {
@@ -126,7 +133,7 @@ export async function loadConfigFile(path: string, options: LoadOptions = {}): P
     ]);
   }
   const parsed = configFileSchema.safeParse(raw);
-  if (!parsed.success) issues.push(...describeZodIssues(parsed.error, configFileSchema, raw));
+  if (!parsed.success) issues.push(...describeConfigIssues(parsed.error, configFileSchema, raw));
 
   const rawPipelines = Array.isArray((raw as { pipelines?: unknown }).pipelines)
     ? ((raw as { pipelines: unknown[] }).pipelines as unknown[])
@@ -214,6 +221,7 @@ export async function loadConfigFile(path: string, options: LoadOptions = {}): P
     const config = pipelineParse.success ? pipelineParse.data : undefined;
     if (config && sources.every(Boolean) && sources.length === rawSources.length) {
       pipelineIssues.push(...semanticIssues(config, sources as LoadedSource[], sink, base));
+      pipelineIssues.push(...stagesIssues(config, sources as LoadedSource[], sink, base));
     }
     issues.push(...pipelineIssues);
     loaded.push(
@@ -255,10 +263,9 @@ async function validateConnector(
   const schema = connector.configSchema as z.ZodType;
   const result = schema.safeParse(rawOptions);
   const issues: PathIssue[] = [];
-  if (!result.success) issues.push(...describeZodIssues(result.error, schema, rawOptions, path, reserved));
+  if (!result.success) issues.push(...describeConfigIssues(result.error, schema, rawOptions, path, reserved));
   const allowed = allowedKeysAt(schema, []);
-  const schemaDef = (schema as unknown as { _zod: { def: { type: string; catchall?: unknown } } })._zod.def;
-  if (allowed && schemaDef.type === 'object' && schemaDef.catchall === undefined) {
+  if (allowed && rejectsUnknownKeys(schema)) {
     for (const key of Object.keys(rawOptions)) {
       if (
         !allowed.includes(key) &&
@@ -309,9 +316,11 @@ function semanticIssues(
         message: `poison: dead-letter needs a sink with a dead-letter output, and ${sink.connector.packageName} has none; allowed here: 'fail', 'skip'`,
       });
     } else if (
-      options.deadLetterTopic === undefined ||
-      options.deadLetterTopic === null ||
-      options.deadLetterTopic === ''
+      // Only sinks whose dead-letter output is an option (the Kafka sink's topic) need it set.
+      'deadLetterTopic' in ((sink.connector.configSchema as { shape?: object }).shape ?? {}) &&
+      (options.deadLetterTopic === undefined ||
+        options.deadLetterTopic === null ||
+        options.deadLetterTopic === '')
     ) {
       issues.push({
         path: [...base, 'poison'],

@@ -1,6 +1,5 @@
+import { type ConfigPath, joinConfigPath } from '@tidemark/sdk';
 import { type Document, isMap, isNode, isPair, isScalar, isSeq, type LineCounter, type Node } from 'yaml';
-
-export type ConfigPath = readonly (string | number)[];
 
 /** A location in the configuration file (1-based line and column). */
 export interface Position {
@@ -10,12 +9,7 @@ export interface Position {
 
 /** Formats a path as `pipelines[0].sources[1].brokers`. */
 export function formatPath(path: ConfigPath): string {
-  let text = '';
-  for (const segment of path) {
-    if (typeof segment === 'number') text += `[${segment}]`;
-    else text += text === '' ? segment : `.${segment}`;
-  }
-  return text === '' ? '(root)' : text;
+  return joinConfigPath('', path) || '(root)';
 }
 
 /**

@@ -1,3 +1,4 @@
+import { tsortConfigSchema, windowConfigSchema } from '@tidemark/core';
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
 
@@ -94,7 +95,9 @@ export const commitSchema = z
       .positive()
       .default(33_554_432)
       .describe('Commit once the open transaction holds this many payload bytes.'),
-    interval: durationSchema('Commit once the transaction has been open this long.').prefault('1s'),
+    interval: durationSchema(
+      'Commit once the transaction has been open this long. The first transaction after a start or a recovery commits as soon as a read returns less than a full batch (the replay is drained), so a restarted pipeline shows its output sooner.',
+    ).prefault('1s'),
     rowtimeSpan: durationSchema(
       'Optional: a transaction never crosses a rowtime span boundary of this size (SQLstream TRANSACTION_ROWTIME_LIMIT).',
     ).optional(),
@@ -137,6 +140,27 @@ export const batchSchema = z
   })
   .describe('Read batch limits (backpressure).');
 
+export const groupSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .optional()
+      .describe(
+        "Share the tasks among every instance running this file through the sink's group membership (stand-by instances take over a dead one's tasks). Default: on when tasks > 1.",
+      ),
+    sessionTimeout: durationSchema(
+      'How long a silent instance keeps its tasks when nothing removes it sooner (at least the broker minimum, 6 s on Kafka).',
+    ).prefault('6s'),
+    livenessTimeout: z
+      .union([z.literal(false), z.literal(0), durationSchema('')])
+      .transform((value) => (typeof value === 'number' ? value : 0))
+      .prefault('2s')
+      .describe(
+        'Instances publish their liveness every 500 ms (a quarter of this at most); one silent this long is removed from the group by the others: the takeover time after a crash. Lower: faster takeover, more spurious rebalances under long pauses. false or 0: only sessionTimeout removes it.',
+      ),
+  })
+  .describe('Group membership of the instances running this pipeline.');
+
 export const pipelineSchema = z
   .strictObject({
     name: name(
@@ -157,6 +181,8 @@ export const pipelineSchema = z
       .array(transformSchema)
       .default([])
       .describe('Transforms applied in order after rowtime promotion.'),
+    tsort: tsortConfigSchema.optional(),
+    window: windowConfigSchema.optional(),
     sink: sinkEntrySchema,
     commit: commitSchema.prefault({}).describe(commitSchema.description ?? ''),
     poison: z
@@ -167,8 +193,18 @@ export const pipelineSchema = z
       ),
     retry: retrySchema.prefault({}).describe(retrySchema.description ?? ''),
     batch: batchSchema.prefault({}).describe(batchSchema.description ?? ''),
+    tasks: z
+      .number()
+      .int()
+      .positive()
+      .max(1024)
+      .default(1)
+      .describe(
+        "Tasks the pipeline splits into by its sources' units of order (Kafka partitions, files); each has its own transactional id and watermark. Change it with `tidemark tasks resize`.",
+      ),
+    group: groupSchema.prefault({}).describe(groupSchema.description ?? ''),
   })
-  .describe('One pipeline: sources → rowtime → transforms → a transactional sink.');
+  .describe('One pipeline: sources → rowtime → transforms → tsort → window → a transactional sink.');
 
 export const configFileSchema = z
   .strictObject({

@@ -8,7 +8,7 @@ export type ConnectorKind = 'source' | 'sink';
 /** The short types Tidemark ships, and the package each lives in. */
 export const KNOWN_TYPES: Readonly<Record<ConnectorKind, readonly string[]>> = {
   source: ['file', 'kafka', 'amqp', 'mqtt', 'kinesis', 'rdbms'],
-  sink: ['kafka'],
+  sink: ['kafka', 'postgres'],
 };
 
 const SHORT_TYPE = /^[a-z][a-z0-9-]*$/;

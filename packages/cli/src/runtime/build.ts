@@ -4,13 +4,12 @@ import {
   Pipeline,
   type PipelineObserver,
   type Source,
+  stagesSpecOf,
   type TransactionalSink,
 } from '@tidemark/core';
+import { redactSecrets } from '@tidemark/sdk';
 import type { z } from 'zod';
-import type { LoadedPipeline } from '../config/load.js';
-import { redactSecrets } from '../config/redact.js';
-import { decorateSource } from './rowtime.js';
-import { composeTransforms } from './transforms.js';
+import type { LoadedPipeline, LoadedSource } from '../config/load.js';
 
 export interface BuildOptions {
   readonly logger: Logger;
@@ -19,7 +18,8 @@ export interface BuildOptions {
   readonly observer?: PipelineObserver;
   /** Stop once every source ended (bounded sources, `--until-idle`). */
   readonly stopWhenSourcesEnd: boolean;
-  readonly onLag?: (source: string, lag: number) => void;
+  /** One task of a split pipeline: its identity suffix and its slice of the sources. */
+  readonly task?: { readonly taskId?: string; readonly sources: readonly LoadedSource[] };
 }
 
 function context(name: string, logger: Logger, signal: AbortSignal): ConnectorContext {
@@ -32,7 +32,11 @@ export function createSink(loaded: LoadedPipeline, logger: Logger, signal: Abort
 }
 
 /** Creates the (unopened) sources of a loaded pipeline, undecorated. */
-export function createSources(loaded: LoadedPipeline, logger: Logger, signal: AbortSignal): Source[] {
+export function createSources(
+  loaded: Pick<LoadedPipeline, 'sources'>,
+  logger: Logger,
+  signal: AbortSignal,
+): Source[] {
   return loaded.sources.map((source) =>
     source.connector.create(source.options as never, context(source.name, logger, signal)),
   );
@@ -60,16 +64,14 @@ export function effectiveConfiguration(loaded: LoadedPipeline): Record<string, u
 export function buildPipeline(loaded: LoadedPipeline, options: BuildOptions): Pipeline {
   const { config } = loaded;
   const logger = options.logger.child({ pipeline: config.name });
-  const rule = config.rowtime;
-  const sources = createSources(loaded, logger, options.signal).map((source) =>
-    decorateSource(source, rule, options.onLag ? (lag) => options.onLag?.(source.name, lag) : undefined),
-  );
-  const transform = composeTransforms(loaded.transforms);
   return new Pipeline({
     id: config.name,
-    sources,
+    sources: createSources(options.task ?? loaded, logger, options.signal),
+    ...(options.task?.taskId === undefined ? {} : { taskId: options.task.taskId }),
     sink: createSink(loaded, logger, options.signal),
-    ...(transform ? { transform } : {}),
+    transform: loaded.transforms,
+    ...(config.rowtime ? { rowtime: config.rowtime } : {}),
+    ...(config.tsort || config.window ? { stages: stagesSpecOf(config) } : {}),
     commit: {
       maxRecords: config.commit.maxRecords,
       maxBytes: config.commit.maxBytes,

@@ -69,6 +69,19 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  readonly #progress = new Gauge({
+    name: 'tidemark_source_progress_ratio',
+    help: 'Share (0–1) of a finite phase (a table backfill) a source has done, where it can tell the total.',
+    labelNames: ['pipeline', 'source'],
+    registers: [this.registry],
+  });
+  readonly #progressDone = new Gauge({
+    name: 'tidemark_source_progress_done',
+    help: 'Units (rows, files) of a finite phase (a table backfill) a source has done.',
+    labelNames: ['pipeline', 'source'],
+    registers: [this.registry],
+  });
+
   /** An observer for `new Pipeline({ observer })` that feeds these metrics (and `extra`, if given). */
   observer(pipeline: string, extra: PipelineObserver = {}): PipelineObserver {
     return {
@@ -100,11 +113,17 @@ export class PipelineMetrics {
         this.#poison.inc({ pipeline, source: info.source, action: info.action });
         extra.onPoison?.(info);
       },
+      onLag: (info) => {
+        this.#lag.set({ pipeline, source: info.source }, info.lag);
+        extra.onLag?.(info);
+      },
+      onProgress: (info) => {
+        this.#progressDone.set({ pipeline, source: info.source }, info.done);
+        if (info.total !== undefined && info.total > 0) {
+          this.#progress.set({ pipeline, source: info.source }, Math.min(1, info.done / info.total));
+        }
+        extra.onProgress?.(info);
+      },
     };
-  }
-
-  /** Records the lag of one source (called from the source decorator). */
-  setLag(pipeline: string, source: string, lag: number): void {
-    this.#lag.set({ pipeline, source }, lag);
   }
 }

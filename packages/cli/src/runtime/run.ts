@@ -2,18 +2,23 @@ import type { Server } from 'node:http';
 import {
   type Logger,
   type Pipeline,
+  type PipelineObserver,
   type PipelineStatus,
+  type RunLease,
+  type RunLeaseHook,
   TidemarkError,
   toTidemarkError,
 } from '@tidemark/core';
 import pino from 'pino';
 import { type LoadedConfig, type LoadedPipeline, loadConfigFile } from '../config/load.js';
 import { describeFailure } from '../report.js';
-import { buildPipeline, effectiveConfiguration } from './build.js';
+import { type BuildOptions, buildPipeline, effectiveConfiguration } from './build.js';
+import { runsAsTasks, TaskCluster } from './cluster.js';
 import { startMonitoringServer } from './http.js';
-import { kafkaConnectionOf, PipelineLease } from './kafka.js';
 import { PipelineMetrics } from './metrics.js';
+import { registerStageMetrics } from './stage-metrics.js';
 import { formatStatusLine, StatusBoard } from './status-board.js';
+import { registerTaskMetrics } from './task-metrics.js';
 
 export interface RunOptions {
   readonly file: string;
@@ -25,7 +30,7 @@ export interface RunOptions {
   /** Exit once every source of every pipeline has ended (bounded sources). */
   readonly untilIdle: boolean;
   readonly verbose: boolean;
-  /** Hold a liveness lease per pipeline through Kafka group membership (default true). */
+  /** Hold the run lease of each pipeline, where its sink keeps one (default true). */
   readonly lease: boolean;
   readonly stdout: NodeJS.WriteStream;
   readonly stderr: NodeJS.WriteStream;
@@ -80,49 +85,50 @@ export async function runCommand(options: RunOptions): Promise<number> {
   /** Latest lag per pipeline (sum over its sources) and per pipeline+source. */
   const lags = new Map<string, number>();
   const sourceLags = new Map<string, number>();
+  /** Latest progress per pipeline, by source. */
+  const progress = new Map<string, Map<string, { done: number; total?: number }>>();
+  const extrasOf = (pipeline: string) => ({ lag: lags.get(pipeline), progress: progress.get(pipeline) });
 
-  const pipelines: Pipeline[] = selected.map((loaded) => {
+  const clusters: TaskCluster[] = [];
+  const pipelines: Array<Pick<Pipeline, 'id' | 'run' | 'stop' | 'status'>> = selected.map((loaded) => {
     const name = loaded.config.name;
     logger.info({ pipeline: name, config: effectiveConfiguration(loaded) }, 'effective configuration');
-    return buildPipeline(loaded, {
-      logger: logger as unknown as Logger,
-      signal: shutdown.signal,
-      observer: metrics.observer(name),
-      stopWhenSourcesEnd: options.untilIdle,
-      onLag: (source, lag) => {
-        metrics.setLag(name, source, lag);
+    const observer = metrics.observer(name, {
+      onLag: ({ source, lag }) => {
         sourceLags.set(`${name}\u0000${source}`, lag);
         let total = 0;
         for (const [key, value] of sourceLags) if (key.startsWith(`${name}\u0000`)) total += value;
         lags.set(name, total);
       },
+      onProgress: ({ source, ...figures }) => {
+        const bySource = progress.get(name) ?? new Map();
+        progress.set(name, bySource.set(source, figures));
+      },
     });
+    const build = (task?: BuildOptions['task'], taskObserver?: PipelineObserver) =>
+      buildPipeline(loaded, {
+        logger: logger as unknown as Logger,
+        signal: shutdown.signal,
+        ...(task ? { task } : {}),
+        observer: taskObserver ?? observer,
+        stopWhenSourcesEnd: options.untilIdle,
+      });
+    if (!runsAsTasks(loaded)) return build();
+    const cluster = new TaskCluster({
+      loaded,
+      logger: logger as unknown as Logger,
+      signal: shutdown.signal,
+      build,
+      observer,
+      untilIdle: options.untilIdle,
+    });
+    clusters.push(cluster);
+    return cluster;
   });
+  registerTaskMetrics(metrics.registry, clusters);
+  registerStageMetrics(metrics.registry, pipelines);
 
-  const leases: PipelineLease[] = [];
-  if (options.lease) {
-    for (const loaded of selected) {
-      const connection = kafkaConnectionOf(loaded.sink.options);
-      if (!connection) continue;
-      const lease = new PipelineLease(connection, loaded.config.name);
-      leases.push(lease);
-      lease
-        .acquire()
-        .then((held) =>
-          logger.info(
-            { pipeline: loaded.config.name, held },
-            held ? 'liveness lease held' : 'liveness lease not yet held',
-          ),
-        )
-        .catch((error: unknown) =>
-          logger.warn(
-            { pipeline: loaded.config.name, err: toTidemarkError(error).message },
-            'liveness lease failed',
-          ),
-        );
-    }
-  }
-
+  // Bound before any lease is taken: a port that cannot be bound fails the run with no lease to release.
   let server: Server | undefined;
   if (options.metricsPort !== undefined) {
     server = await startMonitoringServer({
@@ -132,6 +138,32 @@ export async function runCommand(options: RunOptions): Promise<number> {
       statuses: () => pipelines.map((pipeline) => pipeline.status()),
     });
     logger.info({ port: options.metricsPort, host: options.metricsHost }, 'serving /metrics and /health');
+  }
+
+  const leases: RunLease[] = [];
+  if (options.lease) {
+    for (const loaded of selected) {
+      const pipeline = loaded.config.name;
+      const hook = loaded.sink.connector.lease as RunLeaseHook<unknown> | undefined;
+      if (!hook) {
+        logger.info({ pipeline }, 'the sink keeps no run lease; watermarks reset cannot see this run');
+        continue;
+      }
+      const lease = hook.create(loaded.sink.options, pipeline, {
+        name: 'sink',
+        logger: logger.child({ pipeline }) as unknown as Logger,
+        signal: shutdown.signal,
+      });
+      leases.push(lease);
+      lease
+        .acquire(15_000)
+        .then((held) =>
+          logger.info({ pipeline, held }, held ? 'liveness lease held' : 'liveness lease not yet held'),
+        )
+        .catch((error: unknown) =>
+          logger.warn({ pipeline, err: toTidemarkError(error).message }, 'liveness lease failed'),
+        );
+    }
   }
 
   let statusTimer: NodeJS.Timeout | undefined;
@@ -148,7 +180,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
               ? ((status.recordsIn - before.recordsIn) * 1000) / (now - before.at)
               : 0;
           previous.set(status.id, { at: now, recordsIn: status.recordsIn });
-          return formatStatusLine(status, rate, now, { lag: lags.get(status.id) });
+          return formatStatusLine(status, rate, now, extrasOf(status.id));
         }),
       );
     };
@@ -201,7 +233,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
             'pipeline failed',
           );
           const text = describeFailure(
-            new TidemarkError(error.code, `pipeline ${pipeline.id}: ${error.message}`, {
+            new TidemarkError(error.code, withPipelineName(pipeline.id, error.message), {
               ...(error.fix ? { fix: error.fix } : {}),
               cause: error,
             }),
@@ -218,9 +250,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     if (board) {
       const now = Date.now();
       board.render(
-        pipelines.map((pipeline) =>
-          formatStatusLine(pipeline.status(), 0, now, { lag: lags.get(pipeline.id) }),
-        ),
+        pipelines.map((pipeline) => formatStatusLine(pipeline.status(), 0, now, extrasOf(pipeline.id))),
       );
     }
     process.off('SIGINT', onSignal);
@@ -231,4 +261,10 @@ export async function runCommand(options: RunOptions): Promise<number> {
     logger.flush?.();
   }
   return exitCode;
+}
+
+/** `message` prefixed `pipeline <id>: `, unless it already names the pipeline (no repeated name). */
+export function withPipelineName(pipelineId: string, message: string): string {
+  const named = new RegExp(`pipeline '?${pipelineId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'?(?![\\w.-])`);
+  return named.test(message) ? message : `pipeline ${pipelineId}: ${message}`;
 }

@@ -12,9 +12,11 @@ const LEVELS: Readonly<Record<number, string>> = {
 /** Extra figures the status line shows per pipeline. */
 export interface StatusExtras {
   readonly lag?: number | undefined;
+  /** Progress of sources through a finite phase (a backfill), by source name. */
+  readonly progress?: ReadonlyMap<string, { readonly done: number; readonly total?: number }> | undefined;
 }
 
-/** Formats one status line: state, records/s, counts, last commit, committed rowtime, lag. */
+/** Formats one status line: state, records/s, counts, last commit, committed rowtime, lag, progress. */
 export function formatStatusLine(
   status: PipelineStatus,
   recordsPerSecond: number,
@@ -31,14 +33,25 @@ export function formatStatusLine(
     status.lastCommitAt === null
       ? 'no commit yet'
       : `last commit ${((now - status.lastCommitAt) / 1000).toFixed(1)}s ago`,
-    status.committed.rowtime === null
-      ? 'rowtime -'
-      : `rowtime ${new Date(status.committed.rowtime).toISOString()}`,
+    `rowtime ${rowtimeText(status.committed.rowtime)}`,
   ];
   if (extras.lag !== undefined) parts.push(`lag ${extras.lag}`);
+  for (const [source, { done, total }] of extras.progress ?? []) {
+    parts.push(
+      total !== undefined && total > 0
+        ? `${source} ${done}/${total} (${Math.floor((100 * done) / total)}%)`
+        : `${source} ${done} done`,
+    );
+  }
   if (status.rewinds > 0) parts.push(`rewinds ${status.rewinds}`);
   if (status.lastError && status.state !== 'running') parts.push(`error: ${status.lastError}`);
   return parts.join('  ');
+}
+
+function rowtimeText(rowtime: number | null): string {
+  if (rowtime === null) return '-';
+  const date = new Date(rowtime);
+  return Number.isNaN(date.getTime()) ? String(rowtime) : date.toISOString();
 }
 
 /**
@@ -53,16 +66,28 @@ export class StatusBoard {
     this.#stream = stream;
   }
 
+  /**
+   * Erases the block: cursor up over its lines (CUU, which every VT100-style terminal knows,
+   * unlike CPL), to column 0, clear to the end of the screen.
+   */
   #clear(): void {
     if (this.#lines.length === 0) return;
-    this.#stream.write(`\x1b[${this.#lines.length}F\x1b[J`);
+    this.#stream.write(`\x1b[${this.#lines.length}A\r\x1b[J`);
   }
 
   /** Replaces the status block. */
   render(lines: string[]): void {
     const width = this.#stream.columns ?? 120;
     this.#clear();
-    this.#lines = lines.map((line) => (line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line));
+    // A line that wraps would take two rows and break the cursor arithmetic: cut it (by code
+    // points; control characters from error text would move the cursor, so they become spaces).
+    this.#lines = lines.map((line) => {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
+      const points = [...line.replace(/[\u0000-\u001f\u007f]/g, ' ')];
+      return points.length > width - 1
+        ? `${points.slice(0, Math.max(1, width - 2)).join('')}…`
+        : points.join('');
+    });
     if (this.#lines.length > 0) this.#stream.write(`${this.#lines.join('\n')}\n`);
   }
 

@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { TidemarkError, type TidemarkRecord, type Transform } from '@tidemark/core';
+import { labelTransform, TidemarkError, type Transform } from '@tidemark/core';
 import { resolveLocalModule, resolvePackage } from '../connectors/resolve.js';
 
 /** A transform step as configured: module specifier and export name. */
@@ -58,29 +58,5 @@ export async function loadTransform(
       },
     );
   }
-  return exported as Transform;
-}
-
-/**
- * Chains transforms in order with flatMap semantics: each step receives every record the
- * previous step produced; `null` or `[]` drops a record. Returns undefined for no steps.
- */
-export function composeTransforms(steps: readonly Transform[]): Transform | undefined {
-  if (steps.length === 0) return undefined;
-  if (steps.length === 1) return steps[0];
-  return async (record) => {
-    let current: TidemarkRecord[] = [record];
-    for (const step of steps) {
-      const next: TidemarkRecord[] = [];
-      for (const item of current) {
-        const result = await step(item);
-        if (result === null || result === undefined) continue;
-        if (Array.isArray(result)) next.push(...(result as TidemarkRecord[]));
-        else next.push(result as TidemarkRecord);
-      }
-      current = next;
-      if (current.length === 0) break;
-    }
-    return current;
-  };
+  return labelTransform(exported as Transform, `${reference.module}#${reference.export}`);
 }

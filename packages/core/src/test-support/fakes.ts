@@ -1,22 +1,20 @@
 /**
  * In-memory fakes for testing the pipeline runtime: a seekable source, a redeliver-style
- * source, a transactional sink, a fault injector that can fail every step, a fake clock and a
- * seeded PRNG. Test support only: not exported from the package index.
+ * source, a fault injector that can fail every step, a fake clock and a seeded PRNG. The sink
+ * is the one memory sink of `../testing/memory-sink.ts` (also the kit's), driven with these
+ * faults. Test support only: not exported.
+ *
+ * Over 400 lines on purpose: the two source fakes and the fault injector they share model the
+ * two replay modes end to end.
  *
  * Each fake keeps its durable state in a separate store object (a log, a queue broker, a
- * transactional store) so that a test can throw a pipeline away and start a new one, with new
- * clients, on the same data: that is a process restart.
+ * sink store) so that a test can throw a pipeline away and start a new one, with new clients,
+ * on the same data: that is a process restart.
  */
-import { CommitUncertainError, FencedError, TidemarkError } from '../errors.js';
-import type { ProvenanceColumn, SinkRecord, TidemarkRecord } from '../record.js';
-import {
-  type CommitPayload,
-  type PipelineIdentity,
-  SinkStateMachine,
-  type TransactionalSink,
-} from '../sink.js';
+import { TidemarkError } from '../errors.js';
+import type { ProvenanceColumn, TidemarkRecord } from '../record.js';
 import type { ReadOptions, Source, SourceBatch, SourceCapabilities } from '../source.js';
-import { type CommittedState, EMPTY_COMMITTED_STATE, type Watermark } from '../watermark.js';
+import type { Watermark } from '../watermark.js';
 
 /** A PRNG returning floats in [0, 1). */
 export type Random = () => number;
@@ -538,189 +536,6 @@ export class RedeliverFakeSource implements Source {
   #coveredBy(watermark: Watermark | null): number {
     const position = watermark?.[this.#options.broker.queue];
     return typeof position === 'number' ? position : 0;
-  }
-}
-
-/** One committed transaction of the fake sink. */
-export interface FakeCommittedTransaction {
-  readonly records: readonly SinkRecord[];
-  readonly payload: CommitPayload;
-  /** Clock time of the commit. */
-  readonly at: number;
-}
-
-/**
- * What the fake sink has durably committed: output and watermarks, changed together only.
- * `epoch` fences: a sink client whose epoch is older than the store's is a zombie.
- */
-export class FakeTransactionalStore {
-  readonly transactions: FakeCommittedTransaction[] = [];
-  state: CommittedState = EMPTY_COMMITTED_STATE;
-  epoch = 0;
-
-  /** Every committed record, in commit order. */
-  get records(): SinkRecord[] {
-    return this.transactions.flatMap((transaction) => transaction.records);
-  }
-
-  apply(records: readonly SinkRecord[], payload: CommitPayload, now: number): void {
-    for (const [source, watermark] of Object.entries(payload.watermarks)) {
-      for (const [unit, position] of Object.entries(this.state.watermarks[source] ?? {})) {
-        const next = watermark[unit];
-        if (typeof position === 'number' && (typeof next !== 'number' || next < position)) {
-          throw new TidemarkError(
-            'WATERMARK_INVALID',
-            `sink: watermark of ${source}/${unit} moved backwards`,
-          );
-        }
-      }
-    }
-    this.transactions.push({ records: [...records], payload: structuredClone(payload), at: now });
-    this.state = {
-      watermarks: structuredClone(payload.watermarks),
-      rowtime: payload.rowtime,
-      committedAt: now,
-    };
-  }
-}
-
-export interface FakeTransactionalSinkOptions {
-  readonly store: FakeTransactionalStore;
-  readonly clock: FakeClock;
-  readonly faults?: FaultInjector;
-  /** Default true. */
-  readonly deadLetter?: boolean;
-}
-
-/**
- * A transactional sink over a {@link FakeTransactionalStore}, on core's SinkStateMachine: an
- * illegal call throws ILLEGAL_STATE. `open` and `recover` fence older clients of the store.
- * An uncertain commit lands or not (as the fault injector decided) and then throws
- * CommitUncertainError; `recover` returns the truth. `calls` logs every call with its outcome.
- */
-export class FakeTransactionalSink implements TransactionalSink {
-  readonly capabilities;
-  /** Every call, in order: `begin`, `write`, `commit`, `commit:uncertain`, `abort`, … and `<call>:failed`. */
-  readonly calls: string[] = [];
-  /** Records written, all transactions together (including aborted ones). */
-  recordsWritten = 0;
-  readonly #machine = new SinkStateMachine();
-  readonly #options: FakeTransactionalSinkOptions;
-  readonly #faults: FaultInjector;
-  #epoch = 0;
-  #pending: SinkRecord[] = [];
-
-  constructor(options: FakeTransactionalSinkOptions) {
-    this.#options = options;
-    this.#faults = options.faults ?? NO_FAULTS;
-    this.capabilities = { transactional: true, deadLetter: options.deadLetter ?? true };
-  }
-
-  get state(): string {
-    return this.#machine.state;
-  }
-
-  async open(_identity: PipelineIdentity): Promise<CommittedState> {
-    this.#machine.enter('open');
-    this.#epoch = ++this.#options.store.epoch;
-    this.#pending = [];
-    this.#fault('open', 'sink.open');
-    this.#machine.to('idle');
-    this.calls.push('open');
-    return this.#options.store.state;
-  }
-
-  async readCommitted(_identity: PipelineIdentity): Promise<CommittedState> {
-    return this.#options.store.state;
-  }
-
-  async begin(): Promise<void> {
-    this.#machine.enter('begin');
-    this.#checkFenced('begin');
-    this.#fault('begin', 'sink.begin');
-    this.#pending = [];
-    this.#machine.to('transaction');
-    this.calls.push('begin');
-  }
-
-  async write(records: readonly SinkRecord[]): Promise<void> {
-    this.#machine.enter('write');
-    this.#checkFenced('write');
-    this.#fault('write', 'sink.write');
-    if (this.#faults.fires('sink.write.partial')) {
-      this.#pending.push(...records.slice(0, Math.ceil(records.length / 2)));
-      this.#fail('write', this.#faults.error('sink.write.partial'));
-    }
-    this.#pending.push(...records);
-    this.recordsWritten += records.length;
-    this.calls.push('write');
-  }
-
-  async commit(payload: CommitPayload): Promise<void> {
-    this.#machine.enter('commit');
-    this.#checkFenced('commit');
-    const { store, clock } = this.#options;
-    if (this.#faults.fires('sink.commit')) {
-      // A failure that does not say the outcome is unknown, though it is: half of them landed.
-      if (this.#faults.coin()) store.apply(this.#pending, payload, clock.now());
-      this.#pending = [];
-      this.#fail('commit', this.#faults.error('sink.commit'));
-    }
-    for (const point of ['sink.commit.uncertain.landed', 'sink.commit.uncertain.lost'] as const) {
-      if (!this.#faults.fires(point)) continue;
-      if (point === 'sink.commit.uncertain.landed') store.apply(this.#pending, payload, clock.now());
-      this.#pending = [];
-      this.#machine.to('uncertain');
-      this.calls.push('commit:uncertain');
-      throw new CommitUncertainError(`injected fault at ${point}`);
-    }
-    store.apply(this.#pending, payload, clock.now());
-    this.#pending = [];
-    this.#machine.to('idle');
-    this.calls.push('commit');
-  }
-
-  async abort(): Promise<void> {
-    this.#machine.enter('abort');
-    this.#fault('abort', 'sink.abort');
-    this.#pending = [];
-    this.#machine.to('idle');
-    this.calls.push('abort');
-  }
-
-  async recover(): Promise<CommittedState> {
-    this.#machine.enter('recover');
-    if (this.#faults.fires('sink.recover')) {
-      this.calls.push('recover:failed');
-      throw this.#faults.error('sink.recover');
-    }
-    this.#epoch = ++this.#options.store.epoch;
-    this.#pending = [];
-    this.#machine.to('idle');
-    this.calls.push('recover');
-    return this.#options.store.state;
-  }
-
-  async close(): Promise<void> {
-    this.#pending = [];
-    this.#machine.to('closed');
-    this.calls.push('close');
-  }
-
-  #checkFenced(operation: string): void {
-    if (this.#epoch !== this.#options.store.epoch) {
-      this.#fail(operation, new FencedError(`sink: ${operation}() by a fenced instance`));
-    }
-  }
-
-  #fault(operation: string, point: FaultPoint): void {
-    if (this.#faults.fires(point)) this.#fail(operation, this.#faults.error(point));
-  }
-
-  #fail(operation: string, error: TidemarkError): never {
-    this.#machine.to('failed');
-    this.calls.push(`${operation}:failed`);
-    throw error;
   }
 }
 

@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: the source conformance cases are one list, each case a few
+// dozen lines of the runtime's protocol played step by step; the harness (harness.ts) holds
+// what they share.
 import { createHook } from 'node:async_hooks';
 import {
   type JsonValue,
@@ -10,11 +13,11 @@ import {
   type Watermark,
   watermarksEqual,
 } from '@tidemark/core';
+import { createMemorySink } from '@tidemark/core/testing';
 import { adaptConnector } from '../adapt.js';
-import { configJsonSchema, parseConnectorConfig } from '../config.js';
+import { configJsonSchema, parseConnectorConfig } from '../spec/config.js';
 import { assertExactlyOnce } from './assertions.js';
 import { ConformanceKit, roundTrip, type SourceConformanceOptions } from './harness.js';
-import { createMemorySink } from './memory-sink.js';
 import { runPipelineToCompletion } from './pipeline.js';
 
 /** One named conformance case. */

@@ -12,7 +12,7 @@ import {
   type Watermark,
 } from '@tidemark/core';
 import type { z } from 'zod';
-import { parseConnectorConfig } from '../config.js';
+import { parseConnectorConfig } from '../spec/config.js';
 import { assertExactlyOnce } from './assertions.js';
 
 /** What a plugin hands the conformance kit. */

@@ -2,7 +2,14 @@
  * In-memory sources for testing the conformance kit itself: a seekable two-unit log and a
  * redelivering queue, each with switchable bugs the kit must catch. Not exported.
  */
-import type { ReadOptions, Source, SourceBatch, TidemarkRecord, Watermark } from '@tidemark/core';
+import {
+  type ReadOptions,
+  type Source,
+  type SourceBatch,
+  sleep,
+  type TidemarkRecord,
+  type Watermark,
+} from '@tidemark/core';
 import { z } from 'zod';
 import { defineSource } from '../define.js';
 
@@ -16,18 +23,6 @@ export type LogBug =
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function wait(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** A log of two units, 'a' and 'b'; ids alternate between them. */
 export class MemoryLog {
@@ -119,7 +114,7 @@ export function memoryLogConnector(logs: Map<string, MemoryLog>) {
               if (!progressed) break;
             }
             if (records.length > 0 || pass === 1) break;
-            await wait(options.maxWaitMs, options.signal);
+            await sleep(options.maxWaitMs, options.signal);
           }
           return { records };
         },
@@ -189,7 +184,7 @@ export function memoryQueueConnector(queues: Map<string, MemoryQueue>) {
         async read(options) {
           const records: TidemarkRecord[] = [];
           for (let pass = 0; pass < 2 && records.length === 0; pass += 1) {
-            if (pass === 1) await wait(options.maxWaitMs, options.signal);
+            if (pass === 1) await sleep(options.maxWaitMs, options.signal);
             while (records.length < options.maxRecords && queue.ready.length > 0) {
               const message = queue.ready.shift()!;
               if (message.seq <= committed && bug !== 'no-skip-committed') continue;

@@ -9,7 +9,7 @@ import {
   TidemarkError,
   type Transform,
 } from '@tidemark/core';
-import { createMemorySink, type MemorySink } from './memory-sink.js';
+import { createMemorySink, type MemorySink } from '@tidemark/core/testing';
 
 export interface RunPipelineOptions {
   /** Unopened sources (the pipeline opens them at the sink's committed watermarks). */

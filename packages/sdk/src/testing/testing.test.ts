@@ -1,9 +1,9 @@
+import { createMemorySink } from '@tidemark/core/testing';
 import { describe, expect, it } from 'vitest';
 import { assertContiguous, assertExactlyOnce, assertNoDuplicates } from './assertions.js';
 import { type ConformanceCase, runConformanceCase, sourceConformanceCases } from './cases.js';
 import { describeSourceConformance } from './conformance.js';
 import type { SourceConformanceOptions } from './harness.js';
-import { createMemorySink } from './memory-sink.js';
 import {
   idOfMemoryRecord,
   type LogBug,

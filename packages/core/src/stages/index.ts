@@ -1,0 +1,10 @@
+export * from './aggregate.js';
+export * from './chain.js';
+export type { Decimal } from './decimal.js';
+export * from './expression.js';
+export * from './record-stages.js';
+export * from './runtime.js';
+export * from './schema.js';
+export * from './tsort.js';
+export * from './warmup.js';
+export * from './window.js';
