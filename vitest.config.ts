@@ -41,6 +41,9 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Two cores: one broker, a few clients. Files run two at a time.
           maxWorkers: 2,
+          // Real brokers on two shared cores: a test that fails is run once more, and the flaky
+          // reporter (test/flaky-reporter.ts) names every test that passed only on the retry.
+          retry: 1,
         },
       },
     ],

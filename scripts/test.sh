@@ -48,7 +48,7 @@ npm run --silent services -- up --record "$started"
 
 section 'tests (unit and integration)'
 set +e
-npx vitest run --reporter=default --reporter=json --outputFile.json="$results"
+npx vitest run --reporter=default --reporter=./test/flaky-reporter.ts --reporter=json --outputFile.json="$results"
 code=$?
 set -e
 

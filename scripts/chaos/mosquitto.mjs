@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
+import { findExecutable } from '../lib/processes.mjs';
 import { sleep } from './harness.mjs';
 
 async function freePort() {
@@ -58,7 +59,7 @@ export class Mosquitto {
       ...(process.getuid?.() === 0 ? ['user root'] : []),
     ];
     fs.writeFileSync(config, `${lines.join('\n')}\n`);
-    this.child = spawn('mosquitto', ['-c', config], { stdio: 'ignore' });
+    this.child = spawn(findExecutable('mosquitto') ?? 'mosquitto', ['-c', config], { stdio: 'ignore' });
     const failed = new Promise((_, reject) =>
       this.child.once('error', (error) => reject(new Error(`cannot start mosquitto: ${error.message}`))),
     );

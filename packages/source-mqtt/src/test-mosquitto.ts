@@ -1,9 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 /** A free TCP port on the loopback interface (the kernel picks it; the probe closes at once). */
 export async function freePort(): Promise<number> {
@@ -13,6 +13,15 @@ export async function freePort(): Promise<number> {
   probe.close();
   await once(probe, 'close');
   return port;
+}
+
+/** Mosquitto's programs live in sbin, which a non-login PATH may leave out: look there too. */
+function mosquittoProgram(name: string): string {
+  const folders = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  for (const folder of folders) {
+    if (folder !== '' && existsSync(join(folder, name))) return join(folder, name);
+  }
+  return name;
 }
 
 async function answers(port: number): Promise<boolean> {
@@ -60,7 +69,7 @@ export class PrivateMosquitto {
       const passwordFile = join(this.directory, 'passwords');
       writeFileSync(passwordFile, '');
       for (const [user, password] of Object.entries(users)) {
-        execFileSync('mosquitto_passwd', ['-b', passwordFile, user, password]);
+        execFileSync(mosquittoProgram('mosquitto_passwd'), ['-b', passwordFile, user, password]);
       }
       lines.push('allow_anonymous false', `password_file ${passwordFile}`);
     } else {
@@ -68,7 +77,7 @@ export class PrivateMosquitto {
     }
     const configFile = join(this.directory, 'mosquitto.conf');
     writeFileSync(configFile, `${lines.join('\n')}\n`);
-    const child = spawn('mosquitto', ['-c', configFile], { stdio: 'ignore' });
+    const child = spawn(mosquittoProgram('mosquitto'), ['-c', configFile], { stdio: 'ignore' });
     this.#process = child;
     const spawnError = new Promise<never>((_, reject) =>
       child.once('error', (error) =>
