@@ -11,7 +11,9 @@ section() { printf '\n==== %s ====\n' "$*"; }
 section 'dependencies'
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo 'node_modules is missing or older than package-lock.json: npm install'
-  npm install --no-audit --no-fund --loglevel=error
+  # One retry: a registry hiccup should not fail the whole run.
+  npm install --no-audit --no-fund --loglevel=error ||
+    { echo 'npm install failed; trying once more in 10 s' >&2; sleep 10; npm install --no-audit --no-fund --loglevel=error; }
 else
   echo 'node_modules matches package-lock.json'
 fi
