@@ -101,9 +101,8 @@ const bySink = (sink: CorpusGroup['sink']) => CORPUS.filter((group) => group.sin
 const allCases = CORPUS.flatMap((group) => group.cases.map((corpusCase) => ({ group, corpusCase })));
 
 describe('bad-input corpus', () => {
-  it(`has at least 60 cases per policy run (${allCases.length} files × 3 policies)`, () => {
-    expect(allCases.length * 3).toBeGreaterThanOrEqual(60);
-    expect(allCases.length).toBeGreaterThanOrEqual(40);
+  it(`has at least 60 cases (${allCases.length} files, each run under 3 policies)`, () => {
+    expect(allCases.length).toBeGreaterThanOrEqual(60);
   });
 
   describe.each(['skip', 'dead-letter'] as const)('poison: %s', (policy) => {

@@ -99,7 +99,35 @@ function plainCases(prefix: string, utf8Checked: boolean): CorpusCase[] {
       id: `${prefix}-unterminated`,
       lines: [good(`${prefix}-unterminated-1`), good(`${prefix}-unterminated-last`, '')],
     },
+    {
+      id: `${prefix}-multibyte`,
+      lines: [good(`${prefix}-mb-2:é`), good(`${prefix}-mb-3:€`), good(`${prefix}-mb-4:🌊`)],
+    },
+    {
+      id: `${prefix}-mixed-endings`,
+      lines: [good(`${prefix}-mixed-lf`), good(`${prefix}-mixed-crlf`, '\r\n'), good(`${prefix}-mixed-lf-2`)],
+    },
+    {
+      id: `${prefix}-control`,
+      lines: [good(`${prefix}-ctl-\t-\u001b[0m-\u007f-\f-\v`), good(`${prefix}-ctl-ok`)],
+    },
+    {
+      // Two-byte characters filling a line to exactly the limit, then one character past it.
+      id: `${prefix}-multibyte-at-max`,
+      lines: [
+        good(multibyteLine(`${prefix}-mbmax`, MAX_LINE_BYTES)),
+        bad(multibyteLine(`${prefix}-mbover`, MAX_LINE_BYTES + 2)),
+        good(`${prefix}-mbmax-after`),
+      ],
+    },
   ];
+}
+
+/** `id:` then 'é' (2 bytes) up to `bytes` bytes in all (an odd remainder gets one 'x'). */
+function multibyteLine(id: string, bytes: number): string {
+  const head = `${id}:`;
+  const room = bytes - head.length;
+  return `${head}${room % 2 === 1 ? 'x' : ''}${'é'.repeat(Math.floor(room / 2))}`;
 }
 
 const jsonLine = (id: string, extra = '') => `{"case":"${id}"${extra}}`;
@@ -149,6 +177,23 @@ function jsonCases(): CorpusCase[] {
       ],
     },
     { id: 'j-scalars', lines: [good('"j-scalar-string"'), good('424242'), none('   '), good('null')] },
+    {
+      id: 'j-trailing',
+      lines: [bad(`${jsonLine('j-trailing-1')} trailing`), good(`${jsonLine('j-trailing-2')}   `)],
+    },
+    { id: 'j-arrays', lines: [good('[1,2,"j-array"]'), good('[]'), good('true')] },
+    {
+      id: 'j-duplicate-keys',
+      lines: [good('{"case":"j-dup-1","case":"j-dup-1b"}'), good(jsonLine('j-dup-2'))],
+    },
+    {
+      id: 'j-escapes',
+      lines: [
+        good('{"case":"j-esc-1","s":"\\ud800 lone surrogate escape"}'),
+        bad('{"case":"j-esc-2","s":"raw\ttab"}'),
+        good('{"case":"j-esc-3","s":"\\t escaped"}'),
+      ],
+    },
   ];
 }
 
@@ -256,6 +301,19 @@ function csvCases(): CorpusCase[] {
       ],
     },
     { id: 'c-cr-only', lines: [bad('id,name,note\rc-cr1,a,b'), bad('c-cr2,a,b')] },
+    { id: 'c-only-header', lines: [header] },
+    {
+      id: 'c-quoted-header',
+      lines: [none('"id","name","note"'), good('c-h1,a,b', '\n', row({ id: 'c-h1', name: 'a', note: 'b' }))],
+    },
+    {
+      id: 'c-spaces',
+      lines: [
+        header,
+        good('c-s1, spaced ,x', '\n', row({ id: 'c-s1', name: ' spaced ', note: 'x' })),
+        good('c-s2,"",x', '\n', row({ id: 'c-s2', name: '', note: 'x' })),
+      ],
+    },
   ];
 }
 
