@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: the client interfaces the whole package codes against, the error
+// translation both clients' callers rely on (FENCED, CONNECTION_FAILED, TIMEOUT), and the kafkajs
+// implementation of producer, transaction and admin, which uses that translation throughout.
 /**
  * The small Kafka client surface the sink uses, and its kafkajs 2.2.4 implementation (the
  * @platformatic/kafka one is in platformatic-client.ts; `client` chooses, client-factory.ts).

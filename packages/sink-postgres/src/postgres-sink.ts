@@ -1,3 +1,7 @@
+// Over 400 lines on purpose: the sink's contract methods (open, begin, write, commit, abort,
+// recover, close) share one connection, the fencing token and the state machine; the SQL of the
+// watermark table, the COPY/INSERT writers, the column mapping, the record encoder and the error
+// translation are in their own modules.
 import {
   type CommitPayload,
   type CommittedState,

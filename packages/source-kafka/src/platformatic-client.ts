@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: the fetch loop, its positions and pauses, the incremental fetch
+// session and the aborted-transaction filter share one state per partition; the kafkajs client
+// and the provenance columns are in their own modules.
 /**
  * The source's client on `@platformatic/kafka` (`client: platformatic`), behind the same
  * interfaces as the kafkajs one (kafka-client.ts). What differs: no consumer group at all. The
