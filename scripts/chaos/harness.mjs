@@ -4,6 +4,8 @@ import { spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { readSettings } from '../lib/addresses.mjs';
+import { findExecutable } from '../lib/processes.mjs';
 
 export const brokers = (process.env.TIDEMARK_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const CHILD = fileURLToPath(new URL('./pipeline-child.mjs', import.meta.url));
@@ -92,9 +94,18 @@ export class PipelineProcess {
   }
 }
 
+const JAVA_READER = fileURLToPath(new URL('./CommittedTopicReader.java', import.meta.url));
+
 /**
- * Reads the sink topic from the beginning with isolation read_committed, parsing each value
- * as JSON `{ id, stream, seq }`. Keeps consuming in the background; `seen()` gives progress.
+ * Reads the sink topic from the beginning, parsing each value as JSON `{ id, stream, seq }`.
+ *
+ * While the scenario runs, a kafkajs read_committed consumer counts progress (`waitFor`). The
+ * verdict's records come from Kafka's own Java consumer (`CommittedTopicReader.java`,
+ * isolation.level=read_committed), read in `stop()`: kafkajs's read_committed filter marks at
+ * most one aborted transaction as begun per message, so a fetch that starts while two or more
+ * aborted transactions are open (several tasks writing one partition) hands out the first record
+ * of the second one, which would count as a duplicate. `verify` prints the kafkajs view too when
+ * it differs.
  */
 export class CommittedReader {
   constructor(topic) {
@@ -120,7 +131,8 @@ export class CommittedReader {
           const position = `${batch.partition}@${message.offset}`;
           if (this.offsets.has(position)) continue;
           this.offsets.add(position);
-          this.records.push(JSON.parse(message.value.toString('utf8')));
+          const provenance = String(message.headers?.['tidemark.p'] ?? '').replaceAll('\t', ' ');
+          this.records.push(located(message.value.toString('utf8'), `${position} ${provenance}`));
         }
       },
     });
@@ -142,16 +154,70 @@ export class CommittedReader {
     await sleep(settleMs);
   }
 
+  /** Stops the progress consumer and replaces `records` with what Kafka's Java consumer reads. */
   async stop() {
+    if (this.stopped) return;
+    this.stopped = true;
     await this.consumer.disconnect();
+    const client = this.records;
+    this.records = await readCommittedWithJava(this.topic);
+    // verify() compares the two views and prints the kafkajs one when it differs.
+    Object.defineProperty(this.records, 'crossCheck', { value: client });
   }
+}
+
+/** A parsed record with where it sits (non-enumerable: verify compares the record fields). */
+function located(value, at) {
+  const record = JSON.parse(value);
+  Object.defineProperty(record, 'at', { value: at });
+  return record;
+}
+
+/** Every committed record of `topic`, read by Kafka's own consumer (read_committed). */
+export async function readCommittedWithJava(topic) {
+  const { kafka: settings } = readSettings();
+  const child = spawn(
+    findExecutable('java') ?? 'java',
+    ['-cp', `${settings.libraryDirectory}/*`, JAVA_READER, brokers.join(','), topic],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    out += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk) => {
+    err += chunk;
+  });
+  const code = await new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  if (code !== 0)
+    throw new Error(
+      `the Java read_committed reader exited with ${code}: ${err.trim().split('\n').slice(-5).join(' | ')}`,
+    );
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [partition, offset, provenance, ...value] = line.split('\t');
+      return located(value.join('\t'), `${partition}@${offset} ${provenance}`);
+    });
 }
 
 /**
  * Compares what the sink committed with what the source held. `expected` is a list of
  * `{ id, stream, seq }`; order is checked per stream (ascending seq).
  */
-export function verify(expected, committed) {
+export function verify(expected, committed, view = 'the Java read_committed consumer') {
+  if (committed.crossCheck) {
+    const other = verify(expected, committed.crossCheck, "kafkajs's read_committed consumer");
+    if (other.duplicates !== 0 || other.lost !== 0)
+      console.error(
+        `chaos: kafkajs's read_committed view of the same topic differs: duplicates=${other.duplicates} lost=${other.lost} (the verdict is the Java consumer's)`,
+      );
+  }
   const counts = new Map();
   for (const record of committed) counts.set(record.id, (counts.get(record.id) ?? 0) + 1);
   let duplicates = 0;
@@ -164,11 +230,24 @@ export function verify(expected, committed) {
   if (lost > 0) {
     const examples = [...lostRecords.values()].slice(0, 10);
     console.error(
-      `chaos: lost records, first ${examples.length}: ${examples.map((record) => `${record.id} (stream ${record.stream}, seq ${record.seq})`).join(', ')}`,
+      `chaos: lost records (${view}), first ${examples.length}: ${examples.map((record) => `${record.id} (stream ${record.stream}, seq ${record.seq})`).join(', ')}`,
     );
   }
   let unexpected = 0;
   for (const id of counts.keys()) if (!expectedIds.has(id)) unexpected += 1;
+  const twice = [...counts].filter(([id, count]) => count > 1 || !expectedIds.has(id)).slice(0, 10);
+  if (twice.length > 0) {
+    const where = (id) =>
+      committed
+        .filter((record) => record.id === id)
+        .map((record) => record.at ?? '?')
+        .join(' and ');
+    console.error(
+      `chaos: duplicated or unexpected records (${view}), first ${twice.length} (partition@offset, provenance): ${twice
+        .map(([id]) => `${id}${expectedIds.has(id) ? '' : ' (never fed)'} at ${where(id)}`)
+        .join('; ')}`,
+    );
+  }
   const lastSeq = new Map();
   let disorder = 0;
   const firstSeen = new Set();

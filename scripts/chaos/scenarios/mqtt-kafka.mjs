@@ -162,6 +162,7 @@ export async function mqttKafka({ kills, seed, log }) {
     const code = await current.stop();
     if (code !== 0) log(`last pipeline exited with ${code}: ${current.stderrTail.slice(-5).join(' | ')}`);
     await reader.waitFor(0, { settleMs: 1_500 });
+    await reader.stop();
     return {
       kills,
       ...verify(feeder.expected, reader.records),
